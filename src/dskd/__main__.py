@@ -1,0 +1,3 @@
+from dskd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,290 @@
+"""One typed configuration: frozen dataclasses per concern, built from defaults <- YAML <- overrides.
+
+    config = load_config("configs/cimat.yaml", ["optim.epochs=40", "loss.objective=dice"])
+
+Unknown sections or keys are rejected with the list of valid ones (and a "did you mean"), values
+are checked against the field's type and allowed options, and the resolved config is saved as YAML
+next to every run and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from dskd.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "AugmentConfig",
+    "ModelConfig",
+    "LossConfig",
+    "TeacherConfig",
+    "OptimConfig",
+    "RunConfig",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "save_config",
+    "replace",
+    "Objective",
+]
+
+Objective = Literal["dice", "deep_supervision", "pskd", "ddl", "dskd"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the images are and how training crops are drawn."""
+
+    root: str = ""  # dataset folder; relative paths resolve against the config file's folder
+    layout: str = "folder"  # a reader name from dskd.data.readers.READERS
+    split_file: str = ""  # JSON with train/val(/test) case names; empty: carve val from train
+    val_fraction: float = 0.2  # used only without a split file
+    crop_size: int = 128
+    batch_size: int = 8
+    samples_per_epoch: int = 400  # random crops drawn per epoch
+    foreground_crop_prob: float = 0.5  # share of crops centred on a vessel pixel
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentations applied identically to image and mask (intensity ones to the image only)."""
+
+    flips: bool = True
+    rot90: bool = True
+    rotation_deg: float = 15.0  # uniform in [-r, r]
+    scale_range: float = 0.15  # zoom uniform in [1 - s, 1 + s]
+    affine_prob: float = 0.5
+    brightness: float = 0.1  # additive shift uniform in [-b, b]
+    contrast: float = 0.2  # multiplicative factor uniform in [1 - c, 1 + c]
+    gamma: float = 0.3  # gamma uniform in [1 - g, 1 + g]
+    noise_std: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """U-Net with one side output per decoder stage (METHOD.md, Network)."""
+
+    depth: int = 4  # number of poolings = number of decoder stages = number of side outputs
+    width: int = 16  # channels of the first encoder stage; doubled at each level
+    in_channels: int = 1
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The objective and the DSKD loss options (METHOD.md, Losses)."""
+
+    objective: Objective = "dskd"
+    w_dice: float = 1.0
+    w_ddl: float = 1.0
+    w_psdl: float = 1.0
+    alpha_T: float = 0.5  # final PSDL softening; alpha_t = alpha_T * t / T
+    ddl_patches: int = 16  # n, a perfect square: the side output is cut into a sqrt(n) grid
+    ddl_form: Literal["frequency", "softmax"] = "frequency"
+    tau: float = 3.0  # softmax temperature (ddl_form=softmax only)
+    ddl_direction: Literal["teacher_student", "student_teacher"] = "teacher_student"
+    ddl_target: Literal["teacher", "label"] = "teacher"
+    deep_supervision_decay: float = 0.5  # weight of side output i is decay**i (normalised)
+
+
+@dataclass(frozen=True)
+class TeacherConfig:
+    """The teacher is an earlier state of the student (METHOD.md, Teacher)."""
+
+    kind: Literal["snapshot", "ema"] = "snapshot"
+    ema_decay: float = 0.99  # kind=ema only, per optimisation step
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    epochs: int = 30
+    schedule: Literal["step", "cosine", "linear", "constant"] = "step"
+    step_size: int = 10  # schedule=step: multiply lr by gamma every step_size epochs
+    gamma: float = 0.3
+    grad_clip: float = 0.0  # max gradient norm; 0 disables
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = 0  # torch intra-op threads; 0 keeps torch's default
+    threshold: Literal["fixed", "validation"] = "fixed"
+    threshold_value: float = 0.5  # threshold=fixed
+    amp: bool = False  # CUDA only: bf16 autocast
+    compile: bool = False  # torch.compile the student
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def _suggest(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1)
+    initials = "".join(word[:1] for word in name.split("_"))  # learning_rate -> lr
+    if not close and initials in valid:
+        close = [initials]
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"valid: {', '.join(valid)}{hint}"
+
+
+def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
+    """Check `value` against a field annotation; convert int -> float where a float is wanted."""
+    where = f"{section}.{key}"
+    if typing.get_origin(annotation) is Literal:
+        options = list(typing.get_args(annotation))
+        if value not in options:
+            raise ConfigError(f"{where}={value!r} is not an option; {_suggest(str(value), options)}")
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}={value!r} must be true or false")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}={value!r} must be an integer")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}={value!r} must be a number")
+        return float(value)
+    if annotation is str:
+        if value is None:
+            return ""
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{where}={value!r} must be a string")
+        return str(value)
+    raise TypeError(f"unsupported annotation {annotation!r} for {where}")  # a bug, not user error
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Build and validate a Config from nested plain dicts (missing keys take defaults)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config must be a mapping of sections, got {type(raw).__name__}")
+    sections = _section_types()
+    for name in raw:
+        if name not in sections:
+            raise ConfigError(f"unknown config section '{name}'; {_suggest(name, list(sections))}")
+    built = {}
+    for name, cls in sections.items():
+        values = raw.get(name) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section '{name}' must be a mapping, got {values!r}")
+        hints = typing.get_type_hints(cls, globalns={**vars(typing), "Objective": Objective})
+        keys = [f.name for f in dataclasses.fields(cls)]
+        for key in values:
+            if key not in keys:
+                raise ConfigError(f"unknown config key '{name}.{key}'; {_suggest(key, keys)}")
+        kwargs = {k: _coerce(name, k, v, hints[k]) for k, v in values.items()}
+        built[name] = cls(**kwargs)
+    config = Config(**built)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    """Cross-field checks that a single type annotation cannot express."""
+    d, m, lo, o = config.data, config.model, config.loss, config.optim
+    checks = [
+        (m.depth >= 1, f"model.depth={m.depth} must be >= 1"),
+        (m.width >= 1, f"model.width={m.width} must be >= 1"),
+        (d.crop_size % (2**m.depth) == 0,
+         f"data.crop_size={d.crop_size} is not divisible by 2**model.depth={2**m.depth}; "
+         f"use {max(2**m.depth, d.crop_size // 2**m.depth * 2**m.depth)}"),
+        (d.batch_size >= 1, f"data.batch_size={d.batch_size} must be >= 1"),
+        (0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)"),
+        (0.0 <= d.foreground_crop_prob <= 1.0, "data.foreground_crop_prob must be in [0, 1]"),
+        (o.epochs >= 1, f"optim.epochs={o.epochs} must be >= 1"),
+        (o.lr > 0, f"optim.lr={o.lr} must be > 0"),
+        (0.0 <= lo.alpha_T <= 1.0, f"loss.alpha_T={lo.alpha_T} must be in [0, 1]"),
+        (int(round(lo.ddl_patches**0.5)) ** 2 == lo.ddl_patches and lo.ddl_patches >= 1,
+         f"loss.ddl_patches={lo.ddl_patches} must be a perfect square (4, 16, 64, ...)"),
+        (lo.tau > 0, f"loss.tau={lo.tau} must be > 0"),
+        (0.0 < config.teacher.ema_decay < 1.0, "teacher.ema_decay must be in (0, 1)"),
+        (0.0 < config.run.threshold_value < 1.0, "run.threshold_value must be in (0, 1)"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+
+
+def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:
+    return dataclasses.asdict(config)
+
+
+def _parse_override(text: str) -> tuple[str, str, Any]:
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like section.key=value")
+    path, raw_value = text.split("=", 1)
+    if path.count(".") != 1:
+        raise ConfigError(f"override '{text}' must name section.key (e.g. optim.lr=3e-4)")
+    section, key = path.split(".")
+    return section, key, yaml.safe_load(raw_value) if raw_value != "" else ""
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file <- `section.key=value` overrides, validated once.
+
+    A relative `data.root` or `data.split_file` in the YAML file resolves against the file's folder,
+    so a config can sit beside its data and be run from anywhere.
+    """
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+        data = raw.get("data")
+        if isinstance(data, dict):
+            for key in ("root", "split_file"):
+                value = data.get(key)
+                if isinstance(value, str) and value and not Path(value).is_absolute():
+                    data[key] = str((path.parent / value).resolve())
+    for text in overrides or []:
+        section, key, value = _parse_override(text)
+        if not isinstance(raw.get(section, {}), dict):
+            raise ConfigError(f"config section '{section}' must be a mapping")
+        raw.setdefault(section, {})[key] = value
+    return config_from_dict(raw)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+
+def replace(config: Config, **sections: dict[str, Any]) -> Config:
+    """A copy of `config` with some fields of some sections changed, re-validated."""
+    raw = config_to_dict(config)
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return config_from_dict(raw)
+

@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from dskd.config import LossConfig
+from dskd.losses import compute_objective, deep_supervision_weights
+from dskd.losses.objective import needs_teacher
+from dskd.models import UNet
+
+
+@pytest.fixture()
+def batch():
+    torch.manual_seed(0)
+    images = torch.randn(2, 1, 32, 32)
+    masks = (torch.rand(2, 1, 32, 32) > 0.9).float()
+    return images, masks
+
+
+def test_deep_supervision_weights():
+    assert deep_supervision_weights(3, 0.5) == pytest.approx([4 / 7, 2 / 7, 1 / 7])
+
+
+@pytest.mark.parametrize("objective,parts", [
+    ("dice", {"dice", "bce"}),
+    ("deep_supervision", {"deep_supervision"}),
+    ("pskd", {"dice", "psdl"}),
+    ("ddl", {"dice", "ddl"}),
+    ("dskd", {"dice", "psdl", "ddl"}),
+])
+def test_each_objective_has_its_terms(batch, objective, parts):
+    images, masks = batch
+    student, teacher = UNet(depth=2, width=4), UNet(depth=2, width=4).eval()
+    with torch.no_grad():
+        teacher_out = teacher(images)
+    terms = compute_objective(student(images), teacher_out, masks,
+                              config=LossConfig(objective=objective), alpha_t=0.3)
+    assert set(terms.parts) == parts
+    assert torch.isfinite(terms.total)
+
+
+def test_dskd_without_teacher_uses_label_terms_only(batch):
+    images, masks = batch
+    out = UNet(depth=2, width=4)(images)
+    terms = compute_objective(out, None, masks, config=LossConfig(), alpha_t=0.0)
+    assert set(terms.parts) == {"dice", "psdl"}
+    with_label_target = compute_objective(out, None, masks, config=LossConfig(ddl_target="label"),
+                                          alpha_t=0.0)
+    assert "ddl" in with_label_target.parts
+
+
+def test_weights_scale_the_terms(batch):
+    images, masks = batch
+    student, teacher = UNet(depth=2, width=4), UNet(depth=2, width=4).eval()
+    with torch.no_grad():
+        teacher_out = teacher(images)
+    out = student(images)
+    base = compute_objective(out, teacher_out, masks, config=LossConfig(), alpha_t=0.3)
+    heavier = compute_objective(out, teacher_out, masks, config=LossConfig(w_ddl=3.0), alpha_t=0.3)
+    assert heavier.total.item() == pytest.approx(base.total.item() + 2 * base.parts["ddl"].item(),
+                                                 rel=1e-5)
+
+
+def test_gradients_reach_student_never_teacher(batch):
+    images, masks = batch
+    student, teacher = UNet(depth=2, width=4), UNet(depth=2, width=4).eval()
+    with torch.no_grad():
+        teacher_out = teacher(images)
+    compute_objective(student(images), teacher_out, masks, config=LossConfig(),
+                      alpha_t=0.3).total.backward()
+    assert all(p.grad is not None for p in student.parameters())
+    assert all(p.grad is None for p in teacher.parameters())
+
+
+def test_needs_teacher():
+    assert not needs_teacher(LossConfig(objective="dice"))
+    assert not needs_teacher(LossConfig(objective="ddl", ddl_target="label"))
+    assert needs_teacher(LossConfig(objective="ddl"))
+    assert needs_teacher(LossConfig(objective="pskd", ddl_target="label"))

@@ -1,0 +1,63 @@
+import pytest
+
+from dskd.config import Config, load_config, save_config
+from dskd.errors import ConfigError
+
+
+def test_defaults_follow_method():
+    config = Config()
+    assert config.loss.objective == "dskd"
+    assert (config.loss.w_dice, config.loss.w_ddl, config.loss.w_psdl) == (1.0, 1.0, 1.0)
+    assert config.loss.alpha_T == 0.5 and config.loss.ddl_patches == 16 and config.loss.tau == 3.0
+    assert config.loss.ddl_form == "frequency" and config.teacher.kind == "snapshot"
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("optim:\n  lr: 0.01\n  epochs: 5\nloss:\n  objective: dice\n")
+    config = load_config(path, ["optim.epochs=7", "loss.tau=2"])
+    assert config.optim.lr == 0.01 and config.optim.epochs == 7
+    assert config.loss.objective == "dice" and config.loss.tau == 2.0
+
+
+def test_relative_data_root_resolves_against_config_file(tmp_path):
+    (tmp_path / "cfg").mkdir()
+    path = tmp_path / "cfg" / "c.yaml"
+    path.write_text("data:\n  root: ../data\n")
+    assert load_config(path).data.root == str((tmp_path / "data").resolve())
+
+
+def test_round_trip(tmp_path):
+    config = load_config(None, ["loss.objective=pskd", "model.width=8"])
+    save_config(config, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == config
+
+
+@pytest.mark.parametrize("override,message", [
+    ("optim.learning_rate=1", r"unknown config key 'optim.learning_rate'.*did you mean 'lr'"),
+    ("optimizer.lr=1", r"unknown config section 'optimizer'.*did you mean 'optim'"),
+    ("loss.objective=dkd", r"loss.objective='dkd' is not an option.*did you mean 'dskd'"),
+    ("optim.epochs=ten", r"optim.epochs='ten' must be an integer"),
+    ("loss.ddl_patches=10", r"perfect square"),
+    ("data.crop_size=100", r"not divisible by 2\*\*model.depth=16; use 96"),
+    ("lr=3", r"must name section.key"),
+])
+def test_errors_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [override])
+
+
+def test_unknown_key_in_yaml_file(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  widht: 8\n")
+    with pytest.raises(ConfigError, match="unknown config key 'model.widht'.*did you mean 'width'"):
+        load_config(path)
+
+
+def test_missing_and_invalid_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

@@ -1,0 +1,97 @@
+import csv
+
+import pytest
+import torch
+
+import dskd.train as train_module
+from dskd.checkpoint import load_checkpoint, load_model
+from dskd.config import replace
+from dskd.errors import CheckpointError, ConfigError
+from dskd.train import fit, lr_factor
+
+
+def _weights(path):
+    return load_checkpoint(path)["model"]
+
+
+@pytest.mark.parametrize("objective", ["dice", "deep_supervision", "pskd", "ddl", "dskd"])
+def test_every_objective_trains(tiny_config, tmp_path, objective):
+    config = replace(tiny_config, loss={"objective": objective}, optim={"epochs": 1})
+    best = fit(config, tmp_path / objective)
+    assert best.exists() and (tmp_path / objective / "log.csv").exists()
+    model, stored, threshold = load_model(best)
+    assert stored.loss.objective == objective and threshold == 0.5
+
+
+def test_run_folder_contents(tiny_config, tmp_path):
+    fit(tiny_config, tmp_path / "run")
+    run = tmp_path / "run"
+    for name in ("config.yaml", "log.csv", "best.pt", "last.pt", "training_curves.png"):
+        assert (run / name).exists(), name
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert float(rows[0]["alpha_t"]) == 0.0 and float(rows[1]["alpha_t"]) == 0.25
+    assert "ddl" in rows[1] and rows[0]["ddl"] == ""  # no teacher, no DDL in the first epoch
+    assert all(0 <= float(r["val_dice"]) <= 1 for r in rows)
+
+
+def test_same_seed_same_weights(tiny_config, tmp_path):
+    fit(tiny_config, tmp_path / "a")
+    fit(tiny_config, tmp_path / "b")
+    a, b = _weights(tmp_path / "a" / "last.pt"), _weights(tmp_path / "b" / "last.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_resume_after_interrupt_gives_same_final_weights(tiny_config, tmp_path, monkeypatch):
+    config = replace(tiny_config, optim={"epochs": 3})
+    fit(config, tmp_path / "straight")
+
+    real_epoch = train_module.train_one_epoch
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C during the second epoch
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, tmp_path / "resumed")
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    fit(config, tmp_path / "resumed", resume=True)
+
+    straight = load_checkpoint(tmp_path / "straight" / "last.pt")
+    resumed = load_checkpoint(tmp_path / "resumed" / "last.pt")
+    assert resumed["epoch"] == 3
+    assert all(torch.equal(straight["model"][k], resumed["model"][k]) for k in straight["model"])
+    assert all(torch.equal(straight["teacher"]["model"][k], resumed["teacher"]["model"][k])
+               for k in straight["teacher"]["model"])
+    assert [r["val_dice"] for r in straight["history"]] == [r["val_dice"] for r in resumed["history"]]
+
+
+def test_refuses_to_overwrite_or_resume_a_different_run(tiny_config, tmp_path):
+    fit(replace(tiny_config, optim={"epochs": 1}), tmp_path / "run")
+    with pytest.raises(ConfigError, match="already holds a run"):
+        fit(tiny_config, tmp_path / "run")
+    with pytest.raises(CheckpointError, match=r"config differs .*optim.epochs"):
+        fit(tiny_config, tmp_path / "run", resume=True)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        fit(tiny_config, tmp_path / "fresh", resume=True)
+
+
+def test_validation_threshold_is_stored(tiny_config, tmp_path):
+    config = replace(tiny_config, run={"threshold": "validation"}, optim={"epochs": 1})
+    best = fit(config, tmp_path / "run")
+    threshold = load_checkpoint(best)["threshold"]
+    assert 0.05 <= threshold <= 0.95
+
+
+def test_lr_schedules():
+    from dskd.config import OptimConfig
+
+    step = OptimConfig(schedule="step", step_size=10, gamma=0.3, epochs=30)
+    assert [lr_factor(e, step) for e in (0, 9, 10, 20)] == pytest.approx([1, 1, 0.3, 0.09])
+    cosine = OptimConfig(schedule="cosine", epochs=10)
+    assert lr_factor(0, cosine) == 1 and lr_factor(5, cosine) == pytest.approx(0.5)
