@@ -34,7 +34,7 @@ def predict_cases(model: nn.Module, cases: list[CaseArrays], device: torch.devic
     """Probabilities (H, W) for every case, in order."""
     model.eval()
     return [predict_probabilities(model, c.image, device)
-            for c in tqdm(cases, desc="predict", unit="img", disable=not progress, leave=False)]
+            for c in tqdm(cases, desc="predict", unit="img", disable=None if progress else True, leave=False)]
 
 
 def score_predictions(cases: list[CaseArrays], probabilities: list[np.ndarray], *,

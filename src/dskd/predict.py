@@ -44,7 +44,7 @@ def predict_files(checkpoint: str | Path, inputs: list[str | Path], out_dir: str
     model.to(torch_device)
     out_dir = Path(out_dir)
     written = []
-    for path in tqdm(collect_inputs(inputs), desc="predict", unit="img"):
+    for path in tqdm(collect_inputs(inputs), desc="predict", unit="img", disable=None):
         image = read_image(path)
         mask = predict_probabilities(model, image, torch_device) >= threshold
         write_png(out_dir / f"{path.stem}_mask.png", mask)

@@ -100,7 +100,7 @@ def train_one_epoch(
     batches = 0
     autocast = (torch.autocast(device_type="cuda", dtype=torch.bfloat16)
                 if amp and device.type == "cuda" else nullcontext())
-    for images, masks in tqdm(loader, desc=description, unit="batch", leave=False):
+    for images, masks in tqdm(loader, desc=description, unit="batch", leave=False, disable=None):
         images = images.to(device, non_blocking=True)
         masks = masks.to(device, non_blocking=True)
         with autocast:

@@ -223,7 +223,7 @@ def write_synthetic_dataset(out: str | Path, *, n: int, size: int = 300, seed: i
     """
     out = Path(out)
     for k in tqdm(range(start, start + n), desc=f"synth {out.name}", unit="img",
-                  disable=not progress, leave=False):
+                  disable=None if progress else True, leave=False):
         image, mask = synth_angiogram(np.random.default_rng([seed, k]), size)
         write_png(out / "images" / f"case_{k:04d}.png", image)
         write_png(out / "masks" / f"case_{k:04d}.png", mask)
