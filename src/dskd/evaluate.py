@@ -33,8 +33,8 @@ def predict_cases(model: nn.Module, cases: list[CaseArrays], device: torch.devic
                   progress: bool = False) -> list[np.ndarray]:
     """Probabilities (H, W) for every case, in order."""
     model.eval()
-    return [predict_probabilities(model, c.image, device)
-            for c in tqdm(cases, desc="predict", unit="img", disable=None if progress else True, leave=False)]
+    bar = tqdm(cases, desc="predict", unit="img", disable=None if progress else True, leave=False)
+    return [predict_probabilities(model, c.image, device) for c in bar]
 
 
 def score_predictions(cases: list[CaseArrays], probabilities: list[np.ndarray], *,

@@ -17,7 +17,7 @@ def test_looks_like_an_angiogram():
     fractions, max_widths, thin_share, contrasts, corners = [], [], [], [], []
     for k in range(6):
         image, mask = synth_angiogram(np.random.default_rng([0, k]), 300)
-        assert image.dtype == np.float32 and 0 <= image.min() and image.max() <= 1
+        assert image.dtype == np.float32 and image.min() >= 0 and image.max() <= 1
         fractions.append(mask.mean())
         width = 2 * ndimage.distance_transform_edt(mask)  # local diameter on the centreline
         skeleton = skeletonize(mask)
