@@ -67,7 +67,8 @@ def test_console_script_runs_as_a_process(tmp_path):
     result = subprocess.run([sys.executable, "-m", "dskd", "train", "--config", str(tmp_path / "x.yaml"),
                              "--out", str(tmp_path / "r")], capture_output=True, text=True)
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [f"dskd: error: {tmp_path / 'x.yaml'}: config file not found"]
+    expected = f"dskd: error: {tmp_path / 'x.yaml'}: config file not found"
+    assert result.stderr.strip().splitlines() == [expected]
 
 
 def _one_line_error(capsys, argv) -> str:
@@ -118,8 +119,9 @@ def test_bad_input_unreadable_image(capsys, tmp_path):
 
 
 def test_bad_input_unknown_config_key(capsys, tmp_path):
-    line = _one_line_error(capsys, ["train", "--config", str(Path(__file__).parent / "fixtures" / "tiny.yaml"),
-                                    "--out", str(tmp_path / "r"), "--set", "loss.wdice=2"])
+    config = Path(__file__).parent / "fixtures" / "tiny.yaml"
+    line = _one_line_error(capsys, ["train", "--config", str(config), "--out", str(tmp_path / "r"),
+                                    "--set", "loss.wdice=2"])
     assert "unknown config key 'loss.wdice'" in line and "did you mean 'w_dice'" in line
 
 

@@ -28,7 +28,8 @@ def test_run_folder_contents(tiny_config, tmp_path):
     run = tmp_path / "run"
     for name in ("config.yaml", "log.csv", "best.pt", "last.pt", "training_curves.png"):
         assert (run / name).exists(), name
-    rows = list(csv.DictReader(open(run / "log.csv")))
+    with open(run / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert float(rows[0]["alpha_t"]) == 0.0 and float(rows[1]["alpha_t"]) == 0.25
     assert "ddl" in rows[1] and rows[0]["ddl"] == ""  # no teacher, no DDL in the first epoch
