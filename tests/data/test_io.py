@@ -53,3 +53,37 @@ def test_size_mismatch_names_the_mask(tmp_path):
     Image.fromarray(np.zeros((8, 6), np.uint8)).save(tmp_path / "m.png")
     with pytest.raises(DataError, match=r"m.png: size 6x8 does not match its image"):
         load_case(Case("x", tmp_path / "i.png", tmp_path / "m.png"))
+
+
+def test_green_channel_rule(tmp_path):
+    rgb = np.zeros((1, 2, 3), dtype=np.uint8)
+    rgb[0, 1] = (255, 51, 0)
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    assert read_image(tmp_path / "c.png", gray="green")[0, 1] == pytest.approx(0.2)
+    with pytest.raises(DataError, match="gray='blue' is not a conversion rule"):
+        read_image(tmp_path / "c.png", gray="blue")
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF")  # Pillow's remark on the broken file
+def test_16_bit_colour_tiff_goes_through_tifffile(tmp_path):
+    import tifffile
+
+    rgb = np.zeros((2, 2, 3), dtype=np.uint16)
+    rgb[0, 0] = (65535, 65535, 65535)
+    rgb[1, 1] = (0, 65535, 0)
+    tifffile.imwrite(tmp_path / "x.tif", rgb)
+    image = read_image(tmp_path / "x.tif")
+    assert image[0, 0] == pytest.approx(1.0) and image[1, 1] == pytest.approx(0.587)
+    (tmp_path / "bad.tif").write_bytes(b"II*\x00 not really")
+    with pytest.raises(DataError, match=r"bad.tif: unreadable image"):
+        read_image(tmp_path / "bad.tif")
+
+
+def test_label_map_foreground(tmp_path):
+    Image.fromarray(np.array([[0, 1, 2, 2]], dtype=np.uint8)).save(tmp_path / "l.png")
+    assert read_mask(tmp_path / "l.png", foreground_label=2).tolist() == [[False, False, True, True]]
+    assert read_mask(tmp_path / "l.png", foreground_label=1).tolist() == [[False, True, False, False]]
+    rgb = np.zeros((1, 2, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    with pytest.raises(DataError, match="a label map must be a single-channel integer image"):
+        read_mask(tmp_path / "rgb.png", foreground_label=1)

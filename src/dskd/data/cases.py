@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dskd.data.io import read_image, read_mask
+from dskd.data.io import GrayRule, read_image, read_mask
 from dskd.errors import DataError
 
 __all__ = ["Case", "CaseArrays", "load_case"]
@@ -19,6 +19,8 @@ class Case:
     image: Path
     mask: Path | None = None  # None for unlabeled images
     fov: Path | None = None  # field-of-view mask; metrics count only pixels inside it
+    gray: GrayRule = "luma"  # how a colour image becomes grayscale (io.read_image)
+    foreground_label: int | None = None  # mask is a label map: this value is foreground (nnU-Net)
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,9 @@ class CaseArrays:
 
 
 def load_case(case: Case) -> CaseArrays:
-    image = read_image(case.image)
-    mask = read_mask(case.mask) if case.mask is not None else None
+    image = read_image(case.image, gray=case.gray)
+    mask = (read_mask(case.mask, foreground_label=case.foreground_label)
+            if case.mask is not None else None)
     fov = read_mask(case.fov) if case.fov is not None else None
     for other, path in ((mask, case.mask), (fov, case.fov)):
         if other is not None and other.shape != image.shape:

@@ -1,20 +1,50 @@
-"""Reading images and masks from disk into arrays, with one-line errors that name the file."""
+"""Reading images and masks from disk into arrays, with one-line errors that name the file.
+
+Conversion rules (docs/datasets.md repeats them):
+- images become float32 (H, W) in [0, 1]: integers are divided by their type's maximum (255 for
+  8-bit, 65535 for 16-bit), colour becomes grayscale by ITU-R BT.601 luma (`gray="luma"`, the
+  default) or by keeping the green channel (`gray="green"`, the usual choice for retinal images,
+  where vessels contrast best in green), an alpha channel is dropped;
+- binary masks: foreground is above half the mask's maximum (0/1 and 0/255 both work); a mask with
+  more than 1% of in-between values is rejected as not binary;
+- label maps (nnU-Net): foreground is the pixels equal to one label value.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dskd.errors import DataError
 
-__all__ = ["read_image", "read_mask", "write_png", "IMAGE_SUFFIXES"]
+__all__ = ["read_image", "read_mask", "write_png", "IMAGE_SUFFIXES", "GRAY_RULES", "GrayRule"]
 
 IMAGE_SUFFIXES = (".png", ".pgm", ".ppm", ".pbm", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 
+GrayRule = Literal["luma", "green"]
+GRAY_RULES: tuple[str, ...] = ("luma", "green")
+
 # Above this share of pixels that are neither background nor foreground, a mask is not binary.
 _MAX_INBETWEEN_FRACTION = 0.01
+
+
+def _open_tiff(path: Path) -> np.ndarray:
+    # Pillow cannot open 16-bit colour or multi-sample TIFFs; tifffile (a dependency) can.
+    import tifffile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a corrupt file also warns; the error below says it
+            array = np.asarray(tifffile.imread(path))
+    except Exception as error:  # tifffile raises many types for a corrupt file
+        raise DataError(f"{path}: unreadable image ({error})") from None
+    if array.size == 0:
+        raise DataError(f"{path}: unreadable image (no pixel data)")
+    return array
 
 
 def _open_array(path: Path) -> np.ndarray:
@@ -26,46 +56,74 @@ def _open_array(path: Path) -> np.ndarray:
                 img = img.convert("RGBA" if img.mode == "PA" else "RGB")
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"{path}: unreadable image ({error})") from None
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise DataError(f"{path}: unreadable image ({error})") from None
+        array = _open_tiff(path)
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) TIFF -> (H, W, C)
     if array.ndim not in (2, 3) or array.size == 0:
         raise DataError(f"{path}: expected a 2-D image, got an array of shape {array.shape}")
     return array
 
 
-def _to_gray(array: np.ndarray) -> np.ndarray:
-    """(H, W) or (H, W, C) -> (H, W); colour by ITU-R BT.601 luma, alpha dropped."""
+def _to_gray(array: np.ndarray, rule: GrayRule = "luma") -> np.ndarray:
+    """(H, W) or (H, W, C) -> (H, W); colour by BT.601 luma or the green channel, alpha dropped."""
     if array.ndim == 2:
         return array
     if array.shape[2] in (3, 4):
+        if rule == "green":
+            return array[..., 1]
         rgb = array[..., :3].astype(np.float64)
         return rgb @ np.array([0.299, 0.587, 0.114])
     return array[..., 0]
 
 
-def read_image(path: str | Path) -> np.ndarray:
+def read_image(path: str | Path, *, gray: GrayRule = "luma") -> np.ndarray:
     """An image as float32 (H, W) in [0, 1]: integers divided by their type's maximum (8 or 16 bit),
-    colour converted to luma, floats clipped to [0, 1]."""
+    colour converted by `gray` ("luma" or "green"), floats clipped to [0, 1]."""
+    if gray not in GRAY_RULES:
+        raise DataError(f"gray={gray!r} is not a conversion rule; valid: {', '.join(GRAY_RULES)}")
     path = Path(path)
     array = _open_array(path)
     dtype = array.dtype
-    gray = _to_gray(array)
+    gray_array = _to_gray(array, gray)
     if np.issubdtype(dtype, np.integer):
-        scale = float(np.iinfo(dtype).max) if dtype != np.int32 else float(max(gray.max(), 1))
-        gray = gray.astype(np.float64) / scale
+        if dtype in (np.int32, np.uint32, np.int64, np.uint64):
+            # 32-bit integer images (Pillow mode "I") have no conventional full scale.
+            scale = float(max(gray_array.max(), 1))
+        else:
+            scale = float(np.iinfo(dtype).max)
+        gray_array = gray_array.astype(np.float64) / scale
     elif dtype == np.bool_:
-        gray = gray.astype(np.float64)
-    return np.clip(gray, 0.0, 1.0).astype(np.float32)
+        gray_array = gray_array.astype(np.float64)
+    return np.clip(gray_array, 0.0, 1.0).astype(np.float32)
 
 
-def read_mask(path: str | Path) -> np.ndarray:
+def _read_label_map(path: Path, foreground_label: int) -> np.ndarray:
+    array = _open_array(path)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise DataError(f"{path}: a label map must be a single-channel integer image, got "
+                        f"{array.dtype} of shape {array.shape}")
+    top = int(array.max())
+    # nnU-Net labels are consecutive integers 0..K-1; a 0/255 file is a binary mask given by mistake.
+    if top == 255 and foreground_label != 255:
+        raise DataError(f"{path}: values go up to 255, which looks like a 0/255 binary mask, not a "
+                        f"label map with foreground label {foreground_label}; store labels as 0..K-1")
+    return array == foreground_label
+
+
+def read_mask(path: str | Path, *, foreground_label: int | None = None) -> np.ndarray:
     """A binary mask as bool (H, W).
 
-    Rule: a pixel is foreground when it is above half the mask's maximum value (so 0/1 and 0/255
-    masks both work, and the few stray in-between values of JPEG-touched or resampled ground
-    truths are binarised at > 127). A mask whose in-between pixels exceed 1% is not binary and is
+    Rule (foreground_label None): a pixel is foreground when it is above half the mask's maximum
+    value (so 0/1 and 0/255 masks both work, and the few stray in-between values of JPEG-touched or
+    resampled ground truths are binarised at > 127). A mask whose in-between pixels exceed 1% is
     rejected, since it is probably a probability map or an image given by mistake.
+    With foreground_label k the file is a label map and foreground is exactly the pixels equal to k.
     """
     path = Path(path)
+    if foreground_label is not None:
+        return _read_label_map(path, foreground_label)
     gray = _to_gray(_open_array(path)).astype(np.float64)
     top = gray.max()
     if top <= 0:
