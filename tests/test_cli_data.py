@@ -63,6 +63,7 @@ def test_data_check_resolves_xcad_positions_to_names(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["data", "download", "xcad", "--dest", "x"], "XCAD has no direct-download URL"),
     (["data", "check", "nowhere", "--layout", "cimatt"], "did you mean 'cimat'"),
+    (["data", "check", "nowhere", "--resolve", "x.json"], "give --split-file too"),
 ])
 def test_data_errors_are_one_line(args, message, capsys):
     assert main(args) == 2

@@ -94,6 +94,8 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     from dskd.data.readers import read_cases
     from dskd.data.splits import read_split_file, resolve_split
 
+    if args.resolve and not args.split_file:
+        raise DskdError("--resolve writes a split file's parts as names; give --split-file too")
     cases = read_cases(args.layout, args.root)
     sizes = set()
     for case in tqdm(cases, desc="check", unit="img", disable=None, leave=False):

@@ -13,7 +13,7 @@ from dskd.data.download import download_dataset, fetch
 from dskd.data.readers import read_cases
 from dskd.errors import DataError
 from tests.data.archive_server import ArchiveServer, clear_proxies
-from tests.data.fixture_trees import make_dca1
+from tests.data.fixture_trees import make_dca1, save, vessel
 
 
 def dca1_zip(tmp_path: Path, ks=range(1, 5), *, top: str = "Database_134_Angiograms",
@@ -135,3 +135,24 @@ def test_xcad_and_unknown_datasets_explain_themselves(tmp_path):
         download_dataset("xcad", tmp_path)
     with pytest.raises(DataError, match="no download for dataset 'drive'; available: dca1, xcad"):
         download_dataset("drive", tmp_path)
+
+
+def test_xcad_from_a_given_url_unpacks_its_own_layout(tmp_path):
+    png = save(tmp_path / "p.png", vessel()).read_bytes()
+    files = {f"XCAD/test/{sub}/{name}.png": png for sub in ("images", "masks") for name in "ab"}
+    with ArchiveServer(_zip_of(files)) as server:
+        target = download_dataset("xcad", tmp_path / "d", url=server.url)
+    assert target == tmp_path / "d" / "XCAD"
+    assert [c.name for c in read_cases("xcad", target)] == ["a", "b"]
+
+
+def test_a_wrong_range_answer_and_a_malformed_checksum(tmp_path):
+    payload = b"0123456789"
+    (tmp_path / "a.zip.part").write_bytes(b"0123")
+    with ArchiveServer(payload) as server:
+        server.range_offset = 2  # answers bytes 2- when asked for bytes 4-
+        with pytest.raises(DataError, match=r"sent bytes 2-9/10 instead of bytes 4-; deleted a.zip.part"):
+            fetch(server.url, tmp_path / "a.zip")
+    assert not (tmp_path / "a.zip.part").exists()
+    with pytest.raises(DataError, match="--sha256 'abc' is not a SHA-256"):
+        download_dataset("dca1", tmp_path, url="http://127.0.0.1:9/x.zip", sha256="abc")

@@ -43,3 +43,16 @@ def test_drive_reader_and_split():
     # Vessels lie inside it, but for a few manual pixels on its rim (5 of 31,669 in image 25).
     assert (arrays.mask & ~arrays.fov).sum() < 0.005 * arrays.mask.sum()
     assert arrays.image[~arrays.fov].mean() < arrays.image[arrays.fov].mean()
+
+
+@pytest.mark.parametrize("config, dataset, sizes", [
+    ("cimat.yaml", "cimat-angiograms", (32, 8)),
+    ("drive.yaml", "drive", (12, 4)),
+])
+def test_shipped_configs_find_their_data_and_split(config, dataset, sizes):
+    from dskd.config import load_config
+    from dskd.train import split_training_cases
+
+    _root(dataset)
+    train, val = split_training_cases(load_config(REPO / "configs" / config))
+    assert (len(train), len(val)) == sizes

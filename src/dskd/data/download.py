@@ -108,6 +108,10 @@ def fetch(url: str, path: Path, *, timeout: float = 60.0) -> Path:
     with response:
         content_range = response.headers.get("Content-Range", "")
         resumed = start > 0 and response.status == 206 and content_range.startswith(f"bytes {start}-")
+        if response.status == 206 and not resumed:
+            part.unlink(missing_ok=True)
+            raise DataError(f"{url}: the server sent {content_range or 'an unstated range'} instead of "
+                            f"bytes {start}-; deleted {part.name}, run the same command again")
         if start and not resumed:
             log.info("%s: the server does not resume; starting again from byte 0", url)
             start = 0
@@ -192,6 +196,9 @@ def download_dataset(name: str, dest: str | Path, *, url: str | None = None,
     url = url or source.url
     if not url:  # XCAD: --url works with a mirror of XCAD.zip
         raise DataError(source.how_to_get)
+    expected = (sha256 if sha256 is not None else source.sha256).lower()
+    if expected and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise DataError(f"--sha256 {sha256!r} is not a SHA-256 (64 hexadecimal digits)")
     dest = Path(dest)
     target = dest / source.folder
     if target.is_dir() and not force:
@@ -203,7 +210,6 @@ def download_dataset(name: str, dest: str | Path, *, url: str | None = None,
     if force or not archive.is_file():
         archive.unlink(missing_ok=True)
         fetch(url, archive, timeout=timeout)
-    expected = (sha256 if sha256 is not None else source.sha256).lower()
     if verify and expected:
         actual = sha256_of(archive)
         if actual != expected:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from dskd.data.readers import READERS, parse_layout, read_cases
+from dskd.data.readers import READERS, gray_rule, parse_layout, read_cases
 from dskd.errors import DataError
-from tests.data.fixture_trees import make_folder
+from tests.data.fixture_trees import make_drive, make_folder
 
 
 def test_parse_layout_options():
@@ -43,3 +43,12 @@ def test_repeated_case_names_are_an_error(tmp_path, monkeypatch):
     monkeypatch.setitem(READERS, "folder", lambda root: [case, case])
     with pytest.raises(DataError, match="case name 'a' appears more than once"):
         read_cases("folder", tmp_path)
+
+
+def test_gray_rule_matches_what_the_readers_do(tmp_path):
+    make_folder(tmp_path / "f", ["a"])
+    make_drive(tmp_path / "d", [21])
+    for layout, root in (("folder", "f"), ("drive", "d"), ("drive:gray=luma", "d"),
+                         ("folder:gray=green", "f")):
+        assert gray_rule(layout) == read_cases(layout, tmp_path / root)[0].gray
+    assert gray_rule("drive") == "green" and gray_rule("folder") == "luma"

@@ -37,6 +37,7 @@ __all__ = [
     "READER_OPTIONS",
     "read_cases",
     "parse_layout",
+    "gray_rule",
     "read_folder",
     "read_dca1",
     "read_xcad",
@@ -76,6 +77,8 @@ READER_OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
     "nnunet": {"foreground_label": _integer},
 }
 _COMMON_OPTIONS: dict[str, Callable[[str], Any]] = {"gray": _gray}  # applied by read_cases
+# Readers whose cases use another grayscale rule than luma (they set it on their Cases).
+_DEFAULT_GRAY = {"drive": "green"}
 
 
 def _did_you_mean(name: str, valid: list[str]) -> str:
@@ -104,6 +107,13 @@ def parse_layout(layout: str) -> tuple[str, dict[str, Any]]:
         except ValueError as error:
             raise DataError(f"layout '{layout}': {key}={value.strip()!r} must be {error}") from None
     return name, options
+
+
+def gray_rule(layout: str) -> str:
+    """The colour-to-grayscale rule the cases of `layout` use ("luma" or "green"), so that images
+    read outside a reader (dskd predict) can be converted the way the model was trained."""
+    name, options = parse_layout(layout)
+    return options.get("gray", _DEFAULT_GRAY.get(name, "luma"))
 
 
 def read_cases(layout: str, root: str | Path) -> list[Case]:
