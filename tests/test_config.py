@@ -41,6 +41,7 @@ def test_round_trip(tmp_path):
     ("loss.ddl_patches=10", r"perfect square"),
     ("data.crop_size=100", r"not divisible by 2\*\*model.depth=16; use 96"),
     ("lr=3", r"must name section.key"),
+    ("data.layout=cimta", r"data.layout: unknown dataset layout 'cimta'.*did you mean 'cimat'"),
 ])
 def test_errors_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -230,6 +230,13 @@ def _validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    from dskd.data.readers import parse_layout  # here: the readers import this module's neighbours
+    from dskd.errors import DataError
+
+    try:
+        parse_layout(d.layout)
+    except DataError as error:
+        raise ConfigError(f"data.layout: {error}") from None
 
 
 def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,162 @@
+"""Quality benchmark: DSKD against baselines at an identical budget, several seeds, paired statistics.
+
+    python benchmarks/quality.py --config configs/cimat.yaml --name quality-cimat
+    python benchmarks/quality.py --config configs/drive.yaml --name quality-drive --seeds 0
+
+Every method trains with the same config (data, crops, batch, epochs, schedule, seed set); only
+`loss.objective` changes. Checkpoint and threshold are chosen on the validation split of the
+config's split file; each run is then scored once on its "test" part. Finished runs are skipped
+and interrupted ones resumed, so the command can be re-run after a stop.
+
+Writes benchmarks/results/<name>.json and <name>.md:
+    results[method][metric] = {"mean", "std"} over seeds of the per-image mean,
+    comparisons["dskd_vs_<baseline>"][metric] = paired per-image difference (images averaged over
+    seeds) with its Wilcoxon signed-rank p-value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import wilcoxon
+
+from dskd.config import Config, load_config
+from dskd.evaluate import evaluate_checkpoint
+from dskd.train import fit
+
+METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity", "precision")
+RESULTS = Path(__file__).parent / "results"
+log = logging.getLogger("quality")
+
+
+def run_one(config: Config, run_dir: Path) -> dict[str, dict[str, float]]:
+    """Train (or resume, or reuse) one run and score it on the test split; per-image rows by name."""
+    test_dir = run_dir / "test"
+    if not (test_dir / "summary.json").exists():
+        log_csv = run_dir / "log.csv"
+        finished = log_csv.exists() and len(log_csv.read_text().splitlines()) - 1 >= config.optim.epochs
+        if not finished:
+            fit(config, run_dir, resume=(run_dir / "last.pt").exists())
+        evaluate_checkpoint(run_dir / "best.pt", config.data.root, test_dir, layout=config.data.layout,
+                            split_file=config.data.split_file, split_part="test")
+    with open(test_dir / "per_image.csv") as handle:
+        return {row["name"]: {m: float(row[m]) for m in METRICS} for row in csv.DictReader(handle)}
+
+
+def training_seconds(run_dir: Path) -> float:
+    with open(run_dir / "log.csv") as handle:
+        return sum(float(row["seconds"]) for row in csv.DictReader(handle))
+
+
+def paired(a: dict, b: dict, metric: str) -> dict[str, float]:
+    """Mean per-image difference a - b and Wilcoxon signed-rank p (two-sided) over common images."""
+    names = sorted(a)
+    diff = np.array([a[n][metric] - b[n][metric] for n in names])
+    p = float(wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
+    return {"mean_diff": float(diff.mean()), "p_value": p, "n_images": len(names),
+            "a_better": int((diff > 0).sum()), "b_better": int((diff < 0).sum())}
+
+
+def seed_average(per_seed: list[dict]) -> dict:
+    """Per-image metrics averaged over seeds (the unit of the paired test is the image)."""
+    names = sorted(per_seed[0])
+    return {n: {m: float(np.mean([rows[n][m] for rows in per_seed])) for m in METRICS} for n in names}
+
+
+def markdown(report: dict) -> str:
+    methods = list(report["results"])
+    head = "| method | " + " | ".join(METRICS) + " | train time / run |"
+    lines = [f"# {report['name']}", "", report["protocol"], "",
+             f"Budget per run: {report['budget']}.", "", head,
+             "|" + "---|" * (len(METRICS) + 2)]
+    for method in methods:
+        res = report["results"][method]
+        cells = [f"{res[m]['mean']:.4f} ± {res[m]['std']:.4f}" for m in METRICS]
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {res['train_minutes']:.1f} min |")
+    lines += ["", "Mean ± std over seeds of the per-image mean on the test split.", "",
+              "Paired per-image comparison (each image's metric averaged over seeds; two-sided "
+              "Wilcoxon signed-rank test):", "", "| comparison | metric | mean difference | p | "
+              "images better / worse |", "|---|---|---|---|---|"]
+    for name, comparison in report["comparisons"].items():
+        for metric in ("dice", "iou", "sensitivity", "precision"):
+            c = comparison[metric]
+            lines.append(f"| {name} | {metric} | {c['mean_diff']:+.4f} | {c['p_value']:.3g} | "
+                         f"{c['a_better']} / {c['b_better']} |")
+    lines += ["", f"Machine: {report['machine']}. Command: `{report['command']}`", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--name", required=True, help="results file stem, e.g. quality-cimat")
+    parser.add_argument("--methods", nargs="+", default=["dice", "deep_supervision", "dskd"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--runs", default="runs/benchmarks", help="folder for the training runs")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    started = time.perf_counter()
+    per_method: dict[str, list[dict]] = {}
+    minutes: dict[str, list[float]] = {}
+    config = None
+    for method in args.methods:
+        for seed in args.seeds:
+            config = load_config(args.config, [*args.set, f"loss.objective={method}", f"run.seed={seed}"])
+            run_dir = Path(args.runs) / args.name / f"{method}-seed{seed}"
+            log.info("%s seed %d -> %s", method, seed, run_dir)
+            per_method.setdefault(method, []).append(run_one(config, run_dir))
+            minutes.setdefault(method, []).append(training_seconds(run_dir) / 60)
+
+    results = {}
+    for method, per_seed in per_method.items():
+        seed_means = {m: [float(np.mean([r[m] for r in rows.values()])) for rows in per_seed]
+                      for m in METRICS}
+        results[method] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "per_seed": v}
+                           for m, v in seed_means.items()}
+        results[method]["train_minutes"] = float(np.mean(minutes[method]))
+    comparisons = {}
+    if "dskd" in per_method:
+        ours = seed_average(per_method["dskd"])
+        for baseline in (m for m in per_method if m != "dskd"):
+            theirs = seed_average(per_method[baseline])
+            comparisons[f"dskd_vs_{baseline}"] = {m: paired(ours, theirs, m) for m in METRICS}
+
+    assert config is not None
+    d, o = config.data, config.optim
+    report = {
+        "name": args.name,
+        "protocol": (f"Train on the 'train' part of {d.split_file}, choose the checkpoint (best "
+                     f"validation Dice) and the threshold (policy: {config.run.threshold}) on its "
+                     "'val' part, score once on its 'test' part. Per-image metrics at that threshold."),
+        "budget": (f"{o.epochs} epochs x {d.samples_per_epoch} random {d.crop_size}-px crops, batch "
+                   f"{d.batch_size}, {o.optimizer} lr {o.lr} {o.schedule} schedule, model width "
+                   f"{config.model.width} depth {config.model.depth}, seeds {args.seeds}"),
+        "results": results,
+        "comparisons": comparisons,
+        "config": args.config,
+        "overrides": args.set,
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+                   f"torch {torch.__version__}",
+        "wall_minutes": round((time.perf_counter() - started) / 60, 1),
+        "command": "python benchmarks/quality.py " + " ".join(
+            [f"--config {args.config}", f"--name {args.name}", "--methods", *args.methods, "--seeds",
+             *map(str, args.seeds), *[f"--set {s}" for s in args.set]]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"{args.name}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
