@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
-from dskd.errors import ConfigError
+from dskd.data.readers import parse_layout
+from dskd.errors import ConfigError, DataError
 
 __all__ = [
     "DataConfig",
@@ -230,9 +231,6 @@ def _validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
-    from dskd.data.readers import parse_layout  # here: the readers import this module's neighbours
-    from dskd.errors import DataError
-
     try:
         parse_layout(d.layout)
     except DataError as error:
