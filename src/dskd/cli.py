@@ -61,6 +61,13 @@ def _protocol(args: argparse.Namespace):
                     zero_division=args.zero_division, groups=groups)
 
 
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     model_mode, folder_mode = args.checkpoint is not None, args.pred is not None
     if model_mode == folder_mode or (model_mode and not args.data) or (folder_mode and not args.labels):
@@ -71,6 +78,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if folder_mode and (args.threshold is not None or args.split_file):
         raise DskdError("--threshold and --split-file go with --checkpoint; with --pred use --pred-threshold")
     protocol, report = _protocol(args), not args.no_report
+    _set_threads(args.threads)
     if model_mode:
         from dskd.evaluate import evaluate_checkpoint
 
@@ -119,6 +127,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_threshold_sweep(args: argparse.Namespace) -> int:
     from dskd.sweep import sweep_checkpoint
 
+    _set_threads(args.threads)
     result = sweep_checkpoint(args.checkpoint, args.out, data_root=args.data, layout=args.layout,
                               split_file=args.split_file, split_part=args.split, device=args.device,
                               step=args.step, store=args.store)
@@ -142,6 +151,8 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--threshold", type=float, default=None,
                        help="override the checkpoint's threshold (policy: fixed)")
     model.add_argument("--device", default="cpu")
+    model.add_argument("--threads", type=int, default=0,
+                       help="torch CPU threads for the model (default 0: torch's choice)")
     masks = p.add_argument_group("masks made by any tool, matched to labels by file name")
     masks.add_argument("--pred", help="folder of binary masks (0/1 or 0/255)")
     masks.add_argument("--labels", help="folder of label masks")
@@ -188,6 +199,7 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--step", type=float, default=0.05, help="grid step (default 0.05: 0.05..0.95)")
     p.add_argument("--store", default=None, help="write a copy of the checkpoint carrying the threshold")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
     p.set_defaults(func=_cmd_threshold_sweep)
 
 

@@ -144,10 +144,13 @@ def summarize(rows: list[dict], counts: torch.Tensor, *, threshold: float | None
     many images count. pooled_extra adds pooled figures computed elsewhere (AUC, AP).
     """
     metrics = [k for k in METRICS if rows and k in rows[0]]
-    pooled = {k: float(v) for k, v in overlap_metrics(counts, reduction="pooled").items()}
+    zero_division = protocol.zero_division if protocol is not None else 1.0
+    pooled = {}
+    if not rows or "dice" in rows[0]:
+        pooled = {k: float(v) for k, v in overlap_metrics(counts, reduction="pooled",
+                                                          zero_division=zero_division).items()}
     if rows and all(k in rows[0] for k in SKELETON_COUNT_KEYS):
         skeleton = np.array([[r[k] for k in SKELETON_COUNT_KEYS] for r in rows]).sum(0)
-        zero_division = protocol.zero_division if protocol is not None else 1.0
         pooled["cldice"] = cldice_from_counts(skeleton, zero_division=zero_division)
     pooled.update(pooled_extra or {})
     summary = {

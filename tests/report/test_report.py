@@ -1,7 +1,9 @@
 """HTML reports: readable offline (no network, no script), every link resolves, every image shown."""
 
+import html as html_lib
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 from PIL import Image
@@ -19,8 +21,11 @@ def _check_offline(page: Path) -> str:
     html = page.read_text()
     assert "<script" not in html.lower() and "http://" not in html and "https://" not in html
     for target in _links(html):
-        assert (page.parent / target).is_file(), target
+        assert (page.parent / unquote(html_lib.unescape(target))).is_file(), target
     return html
+
+
+NAMES = ["im0", "im1", "im #2"]  # a space and a '#' must not break the links
 
 
 def _evaluation(root: Path, shift: int) -> Path:
@@ -31,7 +36,7 @@ def _evaluation(root: Path, shift: int) -> Path:
         pred[:, 14:16] = 0
         for folder, array in (("labels", label), (f"pred{shift}", pred)):
             (root / folder).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(root / folder / f"im{k}.png")
+            Image.fromarray(array).save(root / folder / f"{NAMES[k]}.png")
     out = root / f"eval{shift}"
     evaluate_folders(root / f"pred{shift}", root / "labels", out, report=True)
     return out
@@ -40,8 +45,8 @@ def _evaluation(root: Path, shift: int) -> Path:
 def test_run_report_is_self_contained(tmp_path):
     out = _evaluation(tmp_path, 0)
     html = _check_offline(out / "report.html")
-    for k in range(3):
-        assert f"overlays/im{k}.png" in html
+    for name in ("overlays/im0.png", "overlays/im1.png", "overlays/im%20%232.png"):
+        assert name in html
     for name in ("dice", "cldice", "betti_0_error", "hd95", "per image only", "8-connectivity"):
         assert name in html
     assert {"dice_boxplot.png", "gallery.png"} <= {p.name for p in out.glob("*.png")}

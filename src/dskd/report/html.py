@@ -11,6 +11,7 @@ import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from dskd.metrics.suite import METRICS
 from dskd.plots import FALSE_NEGATIVE, FALSE_POSITIVE, TRUE_POSITIVE
@@ -62,12 +63,17 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _url(path: str) -> str:
+    """A relative file path as a URL: spaces, '#' and '%' in image names must not break links."""
+    return escape(quote(path))
+
+
 def link(href: str, text: str) -> str:
-    return f'<a href="{escape(href)}">{escape(text)}</a>'
+    return f'<a href="{_url(href)}">{escape(text)}</a>'
 
 
 def figure(src: str, alt: str) -> str:
-    return f'<a href="{escape(src)}"><img src="{escape(src)}" alt="{escape(alt)}"></a>'
+    return f'<a href="{_url(src)}"><img src="{_url(src)}" alt="{escape(alt)}" loading="lazy"></a>'
 
 
 def legend() -> str:
