@@ -100,3 +100,20 @@ def test_one_line_errors(tmp_path, capsys):
     assert "hold different images: 1 labels have no prediction (5)" in line
     line = _one_line_error(capsys, ["compare", str(root / "a"), str(root / "labels")])
     assert "no per_image.csv" in line
+
+
+def test_checkpoint_report_shows_training_curves(tiny_config, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint({"config": config_to_dict(tiny_config), "model": build_model(tiny_config.model)
+                     .state_dict(), "epoch": 2, "threshold": 0.5}, run / "best.pt")
+    (run / "log.csv").write_text("epoch,lr,alpha_t,loss,val_dice,seconds\n"
+                                 "1,0.01,0.0,1.2,0.3,1.0\n2,0.01,0.25,1.0,0.4,1.0\n")
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"test": ["case_0000", "case_0001"]}))
+    assert main(["evaluate", "--checkpoint", str(run / "best.pt"), "--data", str(tiny_config.data.root),
+                 "--split-file", str(split), "--out", str(tmp_path / "e")]) == 0
+    assert "2 images, threshold 0.50 (fixed)" in capsys.readouterr().out
+    html = (tmp_path / "e" / "report.html").read_text()
+    for picture in ("training_curves.png", "pr_curve.png", "dice_boxplot.png", "gallery.png"):
+        assert (tmp_path / "e" / picture).is_file() and picture in html

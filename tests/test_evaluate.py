@@ -114,3 +114,35 @@ def test_scoring_restores_torch_threads():
     before = torch.get_num_threads()
     score_masks([_case("a", _line())], [_line()], protocol=Protocol())
     assert torch.get_num_threads() == before
+
+
+def test_checkpoint_evaluation_with_a_field_of_view(tmp_path):
+    from PIL import Image
+
+    from dskd.checkpoint import save_checkpoint
+    from dskd.config import config_to_dict, load_config
+    from dskd.data.synthetic import write_synthetic_dataset
+    from dskd.errors import DataError
+    from dskd.evaluate import OVERLAP_ONLY, evaluate_checkpoint
+    from dskd.models.unet import build_model
+
+    data = write_synthetic_dataset(tmp_path / "data", n=2, size=32, seed=4, progress=False)
+    config = load_config(None, ["model.depth=2", "model.width=4"])
+    save_checkpoint({"config": config_to_dict(config), "model": build_model(config.model).state_dict(),
+                     "epoch": 0, "threshold": 0.5}, tmp_path / "m.pt")
+    fov = np.zeros((32, 32), np.uint8)
+    fov[4:28, 4:28] = 255
+    (tmp_path / "fov").mkdir()
+    Image.fromarray(fov).save(tmp_path / "fov" / "case_0000_mask.png")
+    with pytest.raises(DataError, match="no field-of-view mask named case_0001_mask"):
+        evaluate_checkpoint(tmp_path / "m.pt", data, tmp_path / "e", fov_dir=tmp_path / "fov",
+                            fov_suffix="_mask", protocol=OVERLAP_ONLY)
+    Image.fromarray(fov).save(tmp_path / "fov" / "case_0001_mask.png")
+    summary = evaluate_checkpoint(tmp_path / "m.pt", data, tmp_path / "e", fov_dir=tmp_path / "fov",
+                                  fov_suffix="_mask", threshold=0.3, protocol=OVERLAP_ONLY)
+    assert summary["fov"] == str(tmp_path / "fov") and summary["threshold"] == 0.3
+    rows = (tmp_path / "e" / "per_image.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    for line in rows[1:]:
+        cells = line.split(",")
+        assert sum(int(cells[header.index(k)]) for k in ("tp", "fp", "fn", "tn")) == 24 * 24

@@ -13,6 +13,7 @@ import logging
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from dskd.data.cases import CaseArrays
+from dskd.data.cases import Case, CaseArrays
+from dskd.data.readers import list_images
 from dskd.errors import DataError
 from dskd.inference import predict_probabilities
 from dskd.metrics.overlap import OVERLAP_METRICS, overlap_metrics
@@ -204,12 +206,8 @@ def write_report(rows: list[dict], summary: dict, out_dir: str | Path, *,
                                  strict=True))
 
 
-def _attach_fov(cases: list, fov_dir: str | Path, fov_suffix: str) -> list:
+def _attach_fov(cases: list[Case], fov_dir: str | Path, fov_suffix: str) -> list[Case]:
     """Cases with their field-of-view mask from fov_dir/<name><fov_suffix>.<ext>."""
-    from dataclasses import replace
-
-    from dskd.data.readers import list_images
-
     folder = Path(fov_dir)
     if not folder.is_dir():
         raise DataError(f"{folder}: field-of-view folder not found")
