@@ -117,3 +117,13 @@ def test_checkpoint_report_shows_training_curves(tiny_config, tmp_path, capsys):
     html = (tmp_path / "e" / "report.html").read_text()
     for picture in ("training_curves.png", "pr_curve.png", "dice_boxplot.png", "gallery.png"):
         assert (tmp_path / "e" / picture).is_file() and picture in html
+
+
+def test_nan_zero_division_is_written_as_json_and_comparable(tmp_path, capsys):
+    root = _folders(tmp_path)
+    for method in ("a", "b"):
+        assert main(_evaluate(root, method, "--zero-division", "nan", "--metrics", "overlap",
+                              "--no-report")) == 0
+    summary = (root / "eval_a" / "summary.json").read_text()
+    assert json.loads(summary)["protocol"]["zero_division"] == "nan" and "NaN" not in summary
+    assert main(["compare", str(root / "eval_a"), str(root / "eval_b"), "--resamples", "100"]) == 0

@@ -7,6 +7,7 @@ comparable before they are compared.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -50,7 +51,9 @@ class Protocol:
             raise ValueError(f"metric group {unknown[0]!r}; valid: {', '.join(METRIC_GROUPS)}")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "groups": list(self.groups)}
+        """Plain JSON values (JSON has no NaN: a NaN zero_division is written as "nan")."""
+        zero_division = "nan" if math.isnan(self.zero_division) else self.zero_division
+        return {**asdict(self), "zero_division": zero_division, "groups": list(self.groups)}
 
 
 @dataclass(frozen=True)
