@@ -49,20 +49,158 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from dskd.evaluate import evaluate_checkpoint
+def _protocol(args: argparse.Namespace):
+    from dskd.metrics.suite import METRIC_GROUPS, Protocol
 
-    summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, layout=args.layout,
-                                  split_file=args.split_file, split_part=args.split,
-                                  device=args.device, overlays=args.overlays)
-    per_image, pooled = summary["per_image"], summary["pooled"]
-    print(f"{summary['n_images']} images, threshold {summary['threshold']:.2f} "
-          f"({summary['threshold_policy']})")
-    print(f"{'metric':<12} {'mean':>7} {'std':>7} {'pooled':>7}")
-    for name, stats in per_image.items():
-        print(f"{name:<12} {stats['mean']:>7.4f} {stats['std']:>7.4f} {pooled[name]:>7.4f}")
-    print(f"wrote {Path(args.out) / 'per_image.csv'} and summary.json")
+    groups = tuple(g.strip() for g in args.metrics.split(",") if g.strip())
+    unknown = [g for g in groups if g not in METRIC_GROUPS]
+    if unknown or not groups:
+        raise DskdError(f"--metrics {args.metrics}: unknown group '{unknown[0] if unknown else ''}'; "
+                        f"valid: {', '.join(METRIC_GROUPS)}")
+    return Protocol(connectivity=args.connectivity, empty_policy=args.empty_policy,
+                    zero_division=args.zero_division, groups=groups)
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    model_mode, folder_mode = args.checkpoint is not None, args.pred is not None
+    if model_mode == folder_mode or (model_mode and not args.data) or (folder_mode and not args.labels):
+        raise DskdError("give --checkpoint CKPT --data PATH (a model on a dataset), or --pred DIR "
+                        "--labels DIR (masks made by any tool)")
+    if model_mode and (args.pred_threshold is not None or args.images or args.labels):
+        raise DskdError("--labels, --images and --pred-threshold go with --pred, not --checkpoint")
+    if folder_mode and (args.threshold is not None or args.split_file):
+        raise DskdError("--threshold and --split-file go with --checkpoint; with --pred use --pred-threshold")
+    protocol, report = _protocol(args), not args.no_report
+    _set_threads(args.threads)
+    if model_mode:
+        from dskd.evaluate import evaluate_checkpoint
+
+        summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, layout=args.layout,
+                                      split_file=args.split_file, split_part=args.split,
+                                      device=args.device, overlays=args.overlays,
+                                      threshold=args.threshold, fov_dir=args.fov,
+                                      fov_suffix=args.fov_suffix, protocol=protocol, report=report)
+    else:
+        from dskd.evaluate_folders import evaluate_folders
+
+        summary = evaluate_folders(args.pred, args.labels, args.out, fov_dir=args.fov,
+                                   images_dir=args.images, pred_suffix=args.pred_suffix,
+                                   label_suffix=args.label_suffix, fov_suffix=args.fov_suffix,
+                                   image_suffix=args.image_suffix,
+                                   probability_threshold=args.pred_threshold, protocol=protocol,
+                                   overlays=args.overlays, report=report)
+    threshold = summary["threshold"]
+    print(f"{summary['n_images']} images, threshold "
+          f"{'external' if threshold is None else f'{threshold:.2f}'} ({summary['threshold_policy']})")
+    print(f"{'metric':<18} {'mean':>8} {'std':>8} {'pooled':>8}")
+    for name, stats in summary["per_image"].items():
+        pooled = summary["pooled"].get(name)
+        values = (stats["mean"], stats["std"], pooled)
+        cells = [f"{v:>8.4f}" if v is not None else f"{'-':>8}" for v in values]
+        print(f"{name:<18} {' '.join(cells)}")
+    print(f"wrote {Path(args.out) / 'per_image.csv'}, summary.json"
+          + (", report.html" if report else ""))
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from dskd.compare import compare_runs, format_markdown, write_comparison
+
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    result, runs = compare_runs(args.runs, labels=args.labels, metrics=metrics,
+                                confidence=args.confidence, n_resamples=args.resamples, seed=args.seed)
+    print(format_markdown(result))
+    if args.out:
+        write_comparison(result, runs, args.out, report=not args.no_report)
+        print(f"wrote {Path(args.out) / 'comparison.md'}, comparison.json"
+              + ("" if args.no_report else ", report.html"))
+    return 0
+
+
+def _cmd_threshold_sweep(args: argparse.Namespace) -> int:
+    from dskd.sweep import sweep_checkpoint
+
+    _set_threads(args.threads)
+    result = sweep_checkpoint(args.checkpoint, args.out, data_root=args.data, layout=args.layout,
+                              split_file=args.split_file, split_part=args.split, device=args.device,
+                              step=args.step, store=args.store)
+    print(f"threshold {result['chosen_threshold']:.2f} (per-image mean Dice "
+          f"{result['dice_mean_at_chosen']:.4f}) on {result['n_images']} images: {result['images']}")
+    print(f"wrote {Path(args.out) / 'threshold_sweep.csv'}, .json, .png"
+          + (f"; checkpoint with this threshold: {args.store}" if args.store else ""))
+    return 0
+
+
+def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
+    """evaluate, compare and threshold-sweep (docs/evaluation.md)."""
+    p = sub.add_parser("evaluate", help="score a checkpoint on a dataset, or masks from any tool")
+    p.add_argument("--out", required=True)
+    model = p.add_argument_group("a model on a dataset")
+    model.add_argument("--checkpoint")
+    model.add_argument("--data", help="dataset folder")
+    model.add_argument("--layout", default="folder", help="dataset layout (default: folder)")
+    model.add_argument("--split-file", default=None, help="JSON split file; scores one part of it")
+    model.add_argument("--split", default="test", help="part of the split file to score (default: test)")
+    model.add_argument("--threshold", type=float, default=None,
+                       help="override the checkpoint's threshold (policy: fixed)")
+    model.add_argument("--device", default="cpu")
+    model.add_argument("--threads", type=int, default=0,
+                       help="torch CPU threads for the model (default 0: torch's choice)")
+    masks = p.add_argument_group("masks made by any tool, matched to labels by file name")
+    masks.add_argument("--pred", help="folder of binary masks (0/1 or 0/255)")
+    masks.add_argument("--labels", help="folder of label masks")
+    masks.add_argument("--images", default=None, help="folder of the angiograms (for overlays only)")
+    masks.add_argument("--pred-threshold", type=float, default=None,
+                       help="--pred holds probability maps: binarise at this value, also score AUC/AP")
+    masks.add_argument("--pred-suffix", default="", help="removed from prediction names before matching")
+    masks.add_argument("--label-suffix", default="", help="e.g. _gt: 7_gt.png matches 7.png")
+    masks.add_argument("--image-suffix", default="")
+    both = p.add_argument_group("protocol")
+    both.add_argument("--fov", default=None, help="folder of field-of-view masks; outside pixels not counted")
+    both.add_argument("--fov-suffix", default="", help="removed from field-of-view names before matching")
+    both.add_argument("--connectivity", type=int, choices=(4, 8), default=8,
+                      help="pixel connectivity of components for Betti numbers (default: 8)")
+    both.add_argument("--empty-policy", choices=("diagonal", "nan"), default="diagonal",
+                      help="HD95/ASSD when exactly one mask is empty (default: the image diagonal)")
+    both.add_argument("--zero-division", type=float, default=1.0,
+                      help="value of a ratio with nothing to count, e.g. Dice of two empty masks (default 1)")
+    both.add_argument("--metrics", default="overlap,probabilistic,topology,distance",
+                      help="metric groups to compute (default: all)")
+    both.add_argument("--overlays", action="store_true", help="write overlay PNGs even with --no-report")
+    both.add_argument("--no-report", action="store_true", help="skip the HTML report and its figures")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("compare", help="paired statistics of evaluations of the same images")
+    p.add_argument("runs", nargs="+", help="folders written by `dskd evaluate`; the first is the baseline")
+    p.add_argument("--out", default=None, help="write comparison.md, comparison.json and report.html here")
+    p.add_argument("--labels", nargs="+", default=None, help="one name per run (default: folder names)")
+    p.add_argument("--metrics", default=None, help="comma-separated metrics (default: all in every run)")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report and its figures")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("threshold-sweep", help="choose a threshold on a validation split")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--data", default=None,
+                   help="validation images (default: the checkpoint's own validation split)")
+    p.add_argument("--layout", default="folder")
+    p.add_argument("--split-file", default=None)
+    p.add_argument("--split", default="val", help="part of the split file (default: val; test is refused)")
+    p.add_argument("--step", type=float, default=0.05, help="grid step (default 0.05: 0.05..0.95)")
+    p.add_argument("--store", default=None, help="write a copy of the checkpoint carrying the threshold")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
+    p.set_defaults(func=_cmd_threshold_sweep)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -161,16 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a checkpoint on a labelled dataset")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--out", required=True)
-    p.add_argument("--layout", default="folder", help="dataset layout (default: folder)")
-    p.add_argument("--split-file", default=None, help="JSON split file; scores one part of it")
-    p.add_argument("--split", default="test", help="part of the split file to score (default: test)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--overlays", action="store_true", help="also write overlay PNGs")
-    p.set_defaults(func=_cmd_evaluate)
+    _add_evaluation_commands(sub)
 
     p = sub.add_parser("predict", help="binary masks and overlays for image files or folders")
     p.add_argument("--checkpoint", required=True)
