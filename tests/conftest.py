@@ -5,9 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 from dskd.config import Config, load_config
 from dskd.data.synthetic import write_synthetic_dataset
+
+# The tests' tensors are tiny: one thread is faster than several and keeps parallel jobs apart.
+torch.set_num_threads(1)
 
 TINY_OVERRIDES = [
     "model.depth=2",
