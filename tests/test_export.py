@@ -11,7 +11,13 @@ from dskd.data.synthetic import synth_angiogram
 from dskd.errors import CheckpointError
 from dskd.export import ProbabilityNet, export_onnx
 from dskd.inference import frame_probabilities
-from tests.model_files import write_random_checkpoint
+from tests.model_files import torch_threads, write_random_checkpoint
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,15 @@ from dskd.data.datasets import image_tensor
 from dskd.data.synthetic import synth_angiogram
 from dskd.errors import DataError
 from dskd.inference import check_window, frame_probabilities, predict_probabilities
-from tests.model_files import random_model
+from tests.model_files import random_model, torch_threads
 
 CPU = torch.device("cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
