@@ -32,7 +32,7 @@ from dskd.config import config_to_dict
 from dskd.distributed import unwrap
 from dskd.errors import DskdError
 
-__all__ = ["ProbabilityNet", "export_onnx", "check_onnx", "OPSET"]
+__all__ = ["ProbabilityNet", "export_onnx", "export_model", "check_onnx", "OPSET"]
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,14 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, check: bool = True) 
     """Write `out` (an ONNX model) from a dskd checkpoint; with `check`, verify it against PyTorch
     at two sizes and two batch sizes (raises DskdError when they disagree by more than 1e-4)."""
     model, config, threshold = load_model(checkpoint)
-    net = ProbabilityNet(copy.deepcopy(unwrap(model))).eval()
+    return export_model(model, out, threshold=threshold, config=config_to_dict(config),
+                        source=str(checkpoint), check=check)
+
+
+def export_model(model: nn.Module, out: str | Path, *, threshold: float = 0.5,
+                 config: dict | None = None, source: str = "", check: bool = True) -> Path:
+    """Write `out` from a model in memory (see export_onnx); the model itself is left untouched."""
+    net = ProbabilityNet(copy.deepcopy(unwrap(model)).cpu()).eval()
     multiple = unwrap(model).size_multiple
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -67,9 +74,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, *, check: bool = True) 
         torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=OPSET,
                           input_names=["image"], output_names=["probability"],
                           dynamic_axes={"image": axes, "probability": axes}, do_constant_folding=True)
-    _attach_metadata(out, {"size_multiple": multiple, "threshold": threshold,
-                           "config": config_to_dict(config), "dskd_version": __version__,
-                           "source": str(checkpoint)})
+    _attach_metadata(out, {"size_multiple": multiple, "threshold": threshold, "config": config or {},
+                           "dskd_version": __version__, "source": source})
     if check:
         error = check_onnx(net, out)
         log.info("exported %s (max |PyTorch - ONNX Runtime| = %.2e over two sizes and batches)", out, error)

@@ -139,3 +139,27 @@ def test_truncated_cine_fails_at_the_missing_frame(tmp_path):
         for frame in iter_frames(info):
             read.append(frame)
     assert 1 <= len(read) < 10
+
+
+def test_compressed_dicom_without_a_decoder_names_the_fix(tmp_path, monkeypatch):
+    import pydicom.pixels
+    from pydicom import dcmread
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import MPEG2MPML, JPEGLosslessSV1
+
+    class Unavailable:
+        is_available = False
+
+    real = pydicom.pixels.get_decoder
+    # Whether a JPEG Lossless decoder is installed depends on the machine: pretend it is not.
+    monkeypatch.setattr(pydicom.pixels, "get_decoder",
+                        lambda uid: Unavailable() if uid == JPEGLosslessSV1 else real(uid))
+    path = write_dicom(tmp_path / "a.dcm", np.zeros((4, 4), np.uint8))
+    for uid, expected in ((JPEGLosslessSV1, r"no decoder is installed; pip install 'dskd\[dicom\]'"),
+                          (MPEG2MPML, "which pydicom cannot decode")):
+        ds = dcmread(path)
+        ds.file_meta.TransferSyntaxUID = uid
+        ds.PixelData = encapsulate([b"\x00" * 16])
+        ds.save_as(tmp_path / "c.dcm")
+        with pytest.raises(DataError, match=f"c.dcm: pixel data .*{expected}"):
+            probe(tmp_path / "c.dcm")

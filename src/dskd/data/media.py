@@ -190,8 +190,26 @@ def _dicom_frames(path: Path) -> Iterator[np.ndarray]:
         yield unit.astype(np.float32)
 
 
+def _check_decoder(path: Path, ds: Any) -> None:
+    """Fail at once, with the fix, for compressed pixel data that no installed plugin decodes
+    (cath-lab runs are often JPEG Lossless, which needs python-gdcm or pylibjpeg)."""
+    from pydicom.pixels import get_decoder
+
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if uid is None:
+        return
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        raise DataError(f"{path}: pixel data stored as '{uid.name}', which pydicom cannot decode") from None
+    if not decoder.is_available:
+        raise DataError(f"{path}: pixel data compressed as '{uid.name}' and no decoder is installed; "
+                        "pip install 'dskd[dicom]' (python-gdcm)")
+
+
 def _probe_dicom(path: Path) -> MediaInfo:
     ds = _read_dicom_header(path)
+    _check_decoder(path, ds)
     try:
         n_frames = int(ds.get("NumberOfFrames", 1) or 1)
     except (TypeError, ValueError):
