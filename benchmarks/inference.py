@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 import warnings
@@ -253,7 +254,7 @@ def write_report(path: Path, info: dict, cpu_rows: list[dict], gpu_rows: list[di
                                                     indent=2))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", nargs="*", default=[], help="model configs, e.g. depth=4,width=8")
     parser.add_argument("--checkpoints", nargs="*", default=[], help="trained .pt checkpoints")
@@ -265,16 +266,17 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=[], help="run only these settings (names as listed)")
     parser.add_argument("--gpu-batches", nargs="*", type=int, default=[1, 8, 32])
     parser.add_argument("--no-gpu", action="store_true")
+    parser.add_argument("--peak-size", type=int, default=2048, help="matrix side for the fp32 peak")
     parser.add_argument("--out", default="benchmarks/results/inference_cpu.md")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.configs and not args.checkpoints:
         args.configs = ["depth=4,width=4", "depth=4,width=8", "depth=4,width=16"]
     torch.set_num_threads(args.threads)
     info = {**machine(), "size": args.size, "command": "python benchmarks/inference.py " +
-            " ".join(os.sys.argv[1:]), "load_before": round(os.getloadavg()[0], 2)}
+            " ".join(sys.argv[1:] if argv is None else argv), "load_before": round(os.getloadavg()[0], 2)}
     cpu = torch.device("cpu")
-    info["peak_gflops"] = matmul_peak(cpu, torch.float32, 2048)
-    info["peak_bf16_gflops"] = matmul_peak(cpu, torch.bfloat16, 512, repeats=3)
+    info["peak_gflops"] = matmul_peak(cpu, torch.float32, args.peak_size)
+    info["peak_bf16_gflops"] = matmul_peak(cpu, torch.bfloat16, min(512, args.peak_size), repeats=3)
     print(f"matmul peak: {info['peak_gflops']:.1f} GFLOP/s fp32, {info['peak_bf16_gflops']:.1f} bf16",
           flush=True)
     models = load_models(args.configs, args.checkpoints)
