@@ -52,7 +52,7 @@ def batch(tmp_path_factory):
     Image.fromarray((_angiogram(80, 1)[:61, :70] * 255).astype(np.uint8)).save(root / "odd.png")
     write_dicom(root / "run1" / "cine.dcm", 4095 - _cine(6, 48), bits_stored=12, photometric="MONOCHROME1",
                 frame_time_ms=100.0)
-    write_dicom(root / "run1" / "IM0002", (_angiogram(40, 2)[:37] * 255).astype(np.uint8))
+    write_dicom(root / "run1" / "1.2.840.99.2", (_angiogram(40, 2)[:37] * 255).astype(np.uint8))
     tifffile.imwrite(root / "stack.tif", _cine(3, 33, seed=3), photometric="minisblack")
     (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     (root / "notes.txt").write_text("ignored: not an image")
@@ -69,7 +69,7 @@ def predicted(checkpoint, batch, tmp_path_factory):
 def test_collect_inputs_recurses_and_names_outputs_by_relative_path(batch):
     found = dict((key.as_posix(), path.name) for path, key in collect_inputs([batch]))
     assert found == {"broken": "broken.png", "odd": "odd.png", "stack": "stack.tif",
-                     "run1/cine": "cine.dcm", "run1/IM0002": "IM0002"}
+                     "run1/cine": "cine.dcm", "run1/1.2.840.99.2": "1.2.840.99.2"}
 
 
 def test_collect_inputs_globs_and_errors(batch, tmp_path):
@@ -93,7 +93,7 @@ def test_outputs_keep_sizes_and_frame_counts(predicted, batch):
     assert odd.shape == (61, 70) and set(np.unique(odd)) <= {0, 255}
     assert np.asarray(Image.open(out / "odd_overlay.png")).shape == (61, 70, 3)
     assert np.asarray(Image.open(out / "odd_prob.png")).shape == (61, 70)
-    assert np.asarray(Image.open(out / "run1" / "IM0002_mask.png")).shape == (37, 40)
+    assert np.asarray(Image.open(out / "run1" / "1.2.840.99.2_mask.png")).shape == (37, 40)
     assert tifffile.imread(out / "run1" / "cine_mask.tif").shape == (6, 48, 48)
     assert tifffile.imread(out / "run1" / "cine_prob.tif").shape == (6, 48, 48)
     assert tifffile.imread(out / "stack_mask.tif").shape == (3, 33, 33)
@@ -160,11 +160,13 @@ def test_onnxruntime_backend_matches_torch(checkpoint, batch, predicted, tmp_pat
     report = predict_files(onnx_path, [batch / "run1", batch / "odd.png"], tmp_path / "out",
                            backend="onnxruntime", probabilities=True)
     assert report.n_files == 3 and not report.failures
-    for name in ("odd_prob.png", "IM0002_prob.png"):
+    # keys are relative to the folder named: run1's files land at the top of this run's output
+    for name, torch_name in (("odd_prob.png", "odd_prob.png"),
+                             ("1.2.840.99.2_prob.png", "run1/1.2.840.99.2_prob.png")):
         a = np.asarray(Image.open(tmp_path / "out" / name), dtype=int)
-        b = np.asarray(Image.open(torch_out / "run1" / name if "IM" in name else torch_out / name), dtype=int)
+        b = np.asarray(Image.open(torch_out / torch_name), dtype=int)
         assert np.abs(a - b).max() <= 1  # 8-bit probabilities: rounding may differ by one step
-    a = tifffile.imread(tmp_path / "out" / "cine_mask.tif")  # keys are relative to the folder named
+    a = tifffile.imread(tmp_path / "out" / "cine_mask.tif")
     b = tifffile.imread(torch_out / "run1" / "cine_mask.tif")
     assert np.mean(a != b) < 1e-3
 

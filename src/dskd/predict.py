@@ -20,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from dskd.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet
-from dskd.data.media import MediaInfo, is_media_file, iter_frames, probe
+from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
 from dskd.errors import CheckpointError, DataError, DskdError
 from dskd.inference import check_window, frame_probabilities
 from dskd.outputs import OutputWriter, VideoFormat, check_video_support
@@ -75,9 +75,9 @@ def collect_inputs(inputs: list[str | Path], *, exclude: Path | None = None) -> 
                                 and is_media_file(p) and not _is_within(p, exclude))
                 if not inside:
                     raise DataError(f"{path}: no images or DICOM files found (searched recursively)")
-                found.extend((p, p.relative_to(path).with_suffix("")) for p in inside)
+                found.extend((p, _output_key(p.relative_to(path))) for p in inside)
             elif path.is_file():
-                found.append((path, Path(path.stem)))
+                found.append((path, _output_key(Path(path.name))))
             else:
                 raise DataError(f"{path}: file not found")
     owners: dict[Path, Path] = {}
@@ -87,6 +87,12 @@ def collect_inputs(inputs: list[str | Path], *, exclude: Path | None = None) -> 
                             "predict them into different --out folders")
         owners[key] = path
     return list({path: (path, key) for path, key in found}.values())  # a file named twice runs once
+
+
+def _output_key(relative: Path) -> Path:
+    """The output name: the path without its suffix when that is a file type's (IM0001.dcm ->
+    IM0001), whole otherwise (a DICOM named by its UID, 1.2.840.113619.2.5, keeps every part)."""
+    return relative.with_suffix("") if relative.suffix.lower() in MEDIA_SUFFIXES else relative
 
 
 def _is_within(path: Path, folder: Path | None) -> bool:

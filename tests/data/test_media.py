@@ -73,9 +73,12 @@ def test_signed_16_bit(tmp_path):
 def test_dicom_without_suffix_is_recognised(tmp_path):
     write_dicom(tmp_path / "IM000001", np.zeros((2, 2), np.uint8))
     (tmp_path / "notes").write_text("not an image")
+    (tmp_path / "notes.txt").write_text("not an image either")
     assert is_dicom(tmp_path / "IM000001") and is_media_file(tmp_path / "IM000001")
     assert not is_media_file(tmp_path / "notes")
     assert probe(tmp_path / "IM000001").kind == "dicom"
+    write_dicom(tmp_path / "1.2.840.10008.7", np.zeros((2, 2), np.uint8))  # named by its UID
+    assert is_dicom(tmp_path / "1.2.840.10008.7") and not is_dicom(tmp_path / "notes.txt")
 
 
 def test_frames_are_read_one_at_a_time(tmp_path):

@@ -59,12 +59,12 @@ class MediaInfo:
 
 
 def is_dicom(path: str | Path) -> bool:
-    """A DICOM suffix, or no suffix and the 'DICM' mark at byte 128 (files from PACS exports and
-    DICOMDIR trees, e.g. IM000001, usually have no suffix)."""
+    """A DICOM suffix, or any other name that is not an image's and the 'DICM' mark at byte 128:
+    files from PACS exports and DICOMDIR trees are named IM000001 or by their UID (1.2.840...)."""
     path = Path(path)
     if path.suffix.lower() in DICOM_SUFFIXES:
         return True
-    if path.suffix or not path.is_file() or path.name.upper() == "DICOMDIR":
+    if path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file() or path.name.upper() == "DICOMDIR":
         return False
     with open(path, "rb") as handle:
         head = handle.read(132)
