@@ -204,11 +204,35 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
     from dskd.predict import predict_files
 
-    written = predict_files(args.checkpoint, args.inputs, args.out, threshold=args.threshold,
-                            device=args.device)
-    print(f"wrote {len(written)} masks and overlays to {args.out}")
+    if args.threads < 0:
+        raise DskdError(f"--threads {args.threads} must be >= 0 (0: the library's default)")
+    if args.threads and args.backend == "torch":
+        torch.set_num_threads(args.threads)
+    report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
+                           threshold=args.threshold, device=args.device, amp=args.amp,
+                           channels_last=args.channels_last, threads=args.threads, tta=args.tta,
+                           window=args.window, probabilities=args.probabilities,
+                           overlays=not args.no_overlays, video=args.video)
+    rate = report.n_frames / max(report.seconds, 1e-9)
+    print(f"wrote outputs of {report.n_files} files ({report.n_frames} frames, {rate:.1f} frames/s) "
+          f"and summary.csv to {args.out}")
+    if report.failures:
+        print(f"{len(report.failures)} file(s) failed and were skipped; see {Path(args.out) / 'failed.txt'}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dskd.export import export_onnx
+
+    out = export_onnx(args.checkpoint, args.out, check=not args.no_check)
+    checked = "" if args.no_check else ", checked against PyTorch at two sizes and batch sizes"
+    print(f"wrote {out} (dynamic batch, height and width; probabilities out{checked})")
     return 0
 
 
@@ -301,14 +325,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_evaluation_commands(sub)
 
-    p = sub.add_parser("predict", help="binary masks and overlays for image files or folders")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("inputs", nargs="+", help="image files or folders")
+    p = sub.add_parser("predict", help="masks, overlays, videos for images, DICOM runs, folders, globs")
+    p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
+    p.add_argument("inputs", nargs="+",
+                   help="PNG/JPEG/TIFF/PGM/PPM/BMP/DICOM files, folders (recursive), globs ('**' recurses)")
     p.add_argument("--out", required=True)
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="onnxruntime runs a .onnx model on the CPU (default: torch)")
     p.add_argument("--threshold", type=float, default=None,
                    help="override the checkpoint's threshold")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
+    p.add_argument("--amp", action="store_true",
+                   help="torch backend: bf16 autocast (for GPUs; slow on CPUs without bf16 units)")
+    p.add_argument("--channels-last", action="store_true", help="torch backend: channels-last memory layout")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
+    p.add_argument("--tta", action="store_true", help="average over the four flips (4x slower)")
+    p.add_argument("--window", type=int, default=512,
+                   help="tile images with a side above this many pixels (default 512; 0: never tile)")
+    p.add_argument("--probabilities", action="store_true", help="also write probability maps")
+    p.add_argument("--no-overlays", action="store_true", help="no overlay PNGs for single images")
+    p.add_argument("--video", choices=["mp4", "gif"], default=None,
+                   help="an overlay video per multi-frame input (mp4 needs imageio-ffmpeg)")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch, height, width)")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip comparing ONNX Runtime with PyTorch after export")
+    p.set_defaults(func=_cmd_export)
     _add_data_commands(sub)
     return parser
 

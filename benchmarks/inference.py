@@ -1,0 +1,294 @@
+"""Inference speed of dskd models: frames/s per model and backend setting, achieved GFLOP/s
+against this machine's measured matrix-product peak, and (with CUDA) batch throughput with AMP.
+
+    python benchmarks/inference.py --configs depth=4,width=4 depth=4,width=8 depth=4,width=16 \\
+        --checkpoints runs/cimat/best.pt --size 512 --out benchmarks/results/inference_cpu.md
+
+Each model is given as a config (untrained weights: speed only) or a checkpoint (speed, and the
+accuracy columns mean something). Per model, on one synthetic angiogram of --size x --size:
+- `torch eager`: float32, NCHW, torch.no_grad(), as a model is usually run;
+- `torch inference_mode`, `torch channels_last` (+ inference mode), `torch frozen` (TorchScript
+  trace, freeze, optimize_for_inference: BatchNorm folded into the convolutions), `torch bf16`
+  (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX);
+- `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on.
+A frame is timed end to end as `dskd predict` runs it (standardise, pad, network, crop), after
+warm-up; fps is 1 / median frame time. FLOPs are counted once per model with
+torch.utils.flop_counter (convolutions and matrix products, 2 per multiply-add). "max |dp|" and
+"mask px changed" compare a setting's probabilities with `torch eager` at threshold 0.5.
+The machine's load average is recorded with the results: numbers taken on a busy machine are low.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from dskd.backends import OnnxNet, TorchNet
+from dskd.checkpoint import load_model
+from dskd.config import ModelConfig
+from dskd.data.datasets import image_tensor
+from dskd.data.synthetic import synth_angiogram
+from dskd.export import export_model
+from dskd.inference import frame_probabilities
+from dskd.models import build_model
+
+REAL_TIME_FPS = 15.0
+
+
+class EagerNet:
+    """The baseline: what `model(x)` under no_grad does, plus the sigmoid."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model, self.size_multiple = model, model.size_multiple
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return torch.sigmoid(self.model(batch, with_side_outputs=False).logits)
+
+
+class FrozenNet:
+    """TorchScript trace -> freeze -> optimize_for_inference (folds BatchNorm, picks oneDNN)."""
+
+    def __init__(self, model: torch.nn.Module, size: int) -> None:
+        class Logits(torch.nn.Module):
+            def __init__(self, inner: torch.nn.Module) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.inner(x, with_side_outputs=False).logits
+
+        self.size_multiple = model.size_multiple
+        example = torch.zeros(1, 1, size, size)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's note on the model's size check
+            traced = torch.jit.trace(Logits(copy.deepcopy(model)).eval(), example).eval()
+            self.module = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.sigmoid(self.module(batch))
+
+
+def parse_config(text: str) -> ModelConfig:
+    """'depth=4,width=8' -> ModelConfig(depth=4, width=8)."""
+    values = dict(item.split("=", 1) for item in text.split(","))
+    return ModelConfig(**{key: int(value) for key, value in values.items()})
+
+
+def load_models(configs: list[str], checkpoints: list[str]) -> list[tuple[str, torch.nn.Module, bool]]:
+    """(label, model in eval mode, trained?) for every config and checkpoint asked for."""
+    models = []
+    for text in configs:
+        config = parse_config(text)
+        torch.manual_seed(0)
+        models.append((f"depth {config.depth}, width {config.width} (untrained)",
+                       build_model(config).eval(), False))
+    for path in checkpoints:
+        model, config, _ = load_model(path)
+        models.append((f"{path} (depth {config.model.depth}, width {config.model.width})", model, True))
+    return models
+
+
+def count_flops(model: torch.nn.Module, size: int) -> float:
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 1, size, size), with_side_outputs=False)
+    return float(counter.get_total_flops())
+
+
+def time_calls(call: Callable[[], object], *, warmup: int, frames: int, budget_s: float,
+               sync: Callable[[], None] = lambda: None) -> list[float]:
+    """Seconds per call: `frames` calls after `warmup`, fewer (at least 3) past `budget_s`."""
+    for _ in range(warmup):
+        call()
+    sync()
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < frames and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        tick = time.perf_counter()
+        call()
+        sync()
+        times.append(time.perf_counter() - tick)
+    return times
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 5) -> float:
+    """Best GFLOP/s of an n x n matrix product: the practical ceiling for dense arithmetic."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = time_calls(lambda: a @ b, warmup=2, frames=repeats, budget_s=30.0, sync=sync)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int, *,
+                 bf16: bool) -> dict[str, object]:
+    cpu = torch.device("cpu")
+    onnx_path = export_model(model, workdir / "model.onnx", check=False)
+    variants = {
+        "torch eager": EagerNet(model),
+        "torch inference_mode": TorchNet(copy.deepcopy(model), cpu),
+        "torch channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True),
+        "torch frozen": FrozenNet(model, size),
+        "torch bf16 channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
+                                             autocast_dtype=torch.bfloat16),
+        "onnxruntime": OnnxNet(onnx_path, threads=threads),
+    }
+    if not bf16:
+        del variants["torch bf16 channels_last"]
+    return variants
+
+
+def bench_cpu(models, args, peak: float, *, bf16: bool) -> list[dict]:
+    image = synth_angiogram(np.random.default_rng(0), args.size)[0]
+    rows = []
+    for label, model, trained in models:
+        flops = count_flops(model, args.size)
+        with tempfile.TemporaryDirectory() as workdir:
+            variants = cpu_variants(model, args.size, Path(workdir), args.threads, bf16=bf16)
+            reference = frame_probabilities(variants["torch eager"], image)
+            for name, net in variants.items():
+                if args.only and name not in args.only:
+                    continue
+                probs = frame_probabilities(net, image)
+                times = time_calls(lambda net=net: frame_probabilities(net, image), warmup=args.warmup,
+                                   frames=args.frames, budget_s=args.budget)
+                median = statistics.median(times)
+                rows.append({
+                    "model": label, "trained": trained, "variant": name, "size": args.size,
+                    "gflop_per_frame": flops / 1e9, "frames_timed": len(times),
+                    "fps": 1 / median, "ms_per_frame": 1000 * median,
+                    "gflops": flops / median / 1e9, "peak_fraction": flops / median / 1e9 / peak,
+                    "max_abs_dp": float(np.abs(probs - reference).max()),
+                    "mask_changed": float(np.mean((probs >= 0.5) != (reference >= 0.5))),
+                })
+                print(f"{label:45s} {name:26s} {1 / median:7.2f} fps  {flops / median / 1e9:6.1f} GFLOP/s",
+                      flush=True)
+    return rows
+
+
+def bench_gpu(models, args) -> list[dict]:
+    """Batch throughput on CUDA: float32 and bf16/fp16 autocast, channels-last, batch 1..32."""
+    device = torch.device("cuda")
+    rows = []
+    for label, model, _ in models:
+        flops = count_flops(model, args.size)
+        for dtype in (None, torch.bfloat16, torch.float16):
+            net = TorchNet(copy.deepcopy(model), device, channels_last=True, autocast_dtype=dtype)
+            for batch_size in args.gpu_batches:
+                batch = image_tensor(synth_angiogram(np.random.default_rng(0), args.size)[0],
+                                     net.size_multiple).repeat(batch_size, 1, 1, 1).to(device)
+                times = time_calls(lambda net=net, batch=batch: net(batch), warmup=args.warmup,
+                                   frames=args.frames, budget_s=args.budget, sync=torch.cuda.synchronize)
+                median = statistics.median(times)
+                rows.append({"model": label, "precision": str(dtype or "float32").replace("torch.", ""),
+                             "batch": batch_size, "fps": batch_size / median,
+                             "gflops": flops * batch_size / median / 1e9})
+                print(f"{label:45s} {rows[-1]['precision']:9s} batch {batch_size:3d} "
+                      f"{rows[-1]['fps']:9.1f} frames/s", flush=True)
+    return rows
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__, "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def write_report(path: Path, info: dict, cpu_rows: list[dict], gpu_rows: list[dict]) -> None:
+    lines = [
+        f"# Inference speed at {info['size']}x{info['size']}",
+        "",
+        f"Command: `{info['command']}`  ",
+        f"CPU: {info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['torch_threads']} "
+        f"threads), onnxruntime {info['onnxruntime']}.  ",
+        f"Load average before / after: {info['load_before']} / {info['load_after']} "
+        "(above about 0.3 the machine was shared and the figures are low).  ",
+        f"Measured fp32 matrix-product peak: **{info['peak_gflops']:.1f} GFLOP/s** "
+        f"(bf16: {info['peak_bf16_gflops']:.1f} GFLOP/s; "
+        + ("bf16 autocast timed below)." if info["bf16_timed"] else
+           "slower than fp32, so `torch bf16 channels_last` is not timed: this CPU has no bf16 units)."),
+        "",
+        "| model | GFLOP/frame | setting | frames/s | ms/frame | GFLOP/s | % of peak | max abs dp"
+        " | mask px changed | >= 15 fps |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|:-:|",
+    ]
+    for r in cpu_rows:
+        lines.append(f"| {r['model']} | {r['gflop_per_frame']:.2f} | {r['variant']} | {r['fps']:.2f} | "
+                     f"{r['ms_per_frame']:.0f} | {r['gflops']:.1f} | {100 * r['peak_fraction']:.0f} | "
+                     f"{r['max_abs_dp']:.1e} | {100 * r['mask_changed']:.3f}% | "
+                     f"{'yes' if r['fps'] >= REAL_TIME_FPS else 'no'} |")
+    lines += ["", "frames/s: 1 / median time of a whole frame (standardise, pad, network, crop) at batch 1.",
+              "max abs dp, mask px changed: against `torch eager` on the same image, threshold 0.5 "
+              "(meaningful for trained checkpoints only)."]
+    if gpu_rows:
+        lines += ["", f"## GPU: {info['cuda']} (channels-last, batch throughput)", "",
+                  "| model | precision | batch | frames/s | GFLOP/s |", "|---|---|---:|---:|---:|"]
+        lines += [f"| {r['model']} | {r['precision']} | {r['batch']} | {r['fps']:.1f} | {r['gflops']:.0f} |"
+                  for r in gpu_rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    path.with_suffix(".json").write_text(json.dumps({**info, "cpu_rows": cpu_rows, "gpu_rows": gpu_rows},
+                                                    indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="*", default=[], help="model configs, e.g. depth=4,width=8")
+    parser.add_argument("--checkpoints", nargs="*", default=[], help="trained .pt checkpoints")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--frames", type=int, default=30, help="timed frames per setting")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=30.0, help="seconds per setting at most")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", nargs="*", default=[], help="run only these settings (names as listed)")
+    parser.add_argument("--gpu-batches", nargs="*", type=int, default=[1, 8, 32])
+    parser.add_argument("--no-gpu", action="store_true")
+    parser.add_argument("--peak-size", type=int, default=2048, help="matrix side for the fp32 peak")
+    parser.add_argument("--out", default="benchmarks/results/inference_cpu.md")
+    args = parser.parse_args(argv)
+    if not args.configs and not args.checkpoints:
+        args.configs = ["depth=4,width=4", "depth=4,width=8", "depth=4,width=16"]
+    torch.set_num_threads(args.threads)
+    info = {**machine(), "size": args.size, "command": "python benchmarks/inference.py " +
+            " ".join(sys.argv[1:] if argv is None else argv), "load_before": round(os.getloadavg()[0], 2)}
+    cpu = torch.device("cpu")
+    info["peak_gflops"] = matmul_peak(cpu, torch.float32, args.peak_size)
+    info["peak_bf16_gflops"] = matmul_peak(cpu, torch.bfloat16, min(512, args.peak_size), repeats=3)
+    print(f"matmul peak: {info['peak_gflops']:.1f} GFLOP/s fp32, {info['peak_bf16_gflops']:.1f} bf16",
+          flush=True)
+    models = load_models(args.configs, args.checkpoints)
+    # Without bf16 units a bf16 product is emulated, many times slower than fp32: the setting
+    # cannot win, and at 512 px it would take minutes per frame. Measured, not read from flags.
+    info["bf16_timed"] = info["peak_bf16_gflops"] > info["peak_gflops"]
+    cpu_rows = bench_cpu(models, args, info["peak_gflops"], bf16=info["bf16_timed"])
+    gpu_rows = bench_gpu(models, args) if torch.cuda.is_available() and not args.no_gpu else []
+    info["load_after"] = round(os.getloadavg()[0], 2)
+    write_report(Path(args.out), info, cpu_rows, gpu_rows)
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+
+
+if __name__ == "__main__":
+    main()

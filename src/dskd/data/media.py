@@ -1,0 +1,299 @@
+"""Frames from image files and DICOM, read one at a time so a long cine run never sits in memory.
+
+    info = probe("run1.dcm")             # header only: kind, frame count, size, frame rate
+    for frame in iter_frames(info):      # float32 (H, W) in [0, 1], one frame at a time
+        ...
+
+Kinds:
+- `image`: PNG, JPEG, PGM/PPM/PBM, BMP, GIF (first frame) through `dskd.data.io.read_image`;
+- `tiff`: TIFF, every page a frame (tifffile, page by page);
+- `dicom`: single- and multi-frame DICOM, 8 to 16 bit, through pydicom's `iter_pixels`, which reads
+  one frame at a time from the file. The modality transform (rescale slope/intercept or modality
+  LUT) and the VOI transform (window or VOI LUT) are applied, then the VOI output range is mapped
+  to [0, 1] and MONOCHROME1 is inverted, so vessels are dark in every frame we hand on.
+
+Decoders raise many exception types for damaged files; every one of them becomes a DataError
+that names the file (and the frame), so a caller can report it and go on with the next file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from dskd.data.io import IMAGE_SUFFIXES, read_image
+from dskd.errors import DataError
+
+__all__ = [
+    "MediaInfo",
+    "MEDIA_SUFFIXES",
+    "DICOM_SUFFIXES",
+    "is_dicom",
+    "is_media_file",
+    "probe",
+    "iter_frames",
+    "unit_gray",
+]
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
+MEDIA_SUFFIXES = tuple(IMAGE_SUFFIXES) + DICOM_SUFFIXES
+_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as read_image
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What the header of a file says. fps: the acquisition frame rate when a DICOM states it."""
+
+    path: Path
+    kind: Literal["image", "tiff", "dicom"]
+    n_frames: int
+    height: int
+    width: int
+    fps: float | None = None
+
+
+def is_dicom(path: str | Path) -> bool:
+    """A DICOM suffix, or any other name that is not an image's and the 'DICM' mark at byte 128:
+    files from PACS exports and DICOMDIR trees are named IM000001 or by their UID (1.2.840...)."""
+    path = Path(path)
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        return True
+    if path.suffix.lower() in IMAGE_SUFFIXES or not path.is_file() or path.name.upper() == "DICOMDIR":
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(132)
+    return head[128:132] == b"DICM"
+
+
+def is_media_file(path: str | Path) -> bool:
+    path = Path(path)
+    return path.suffix.lower() in MEDIA_SUFFIXES or is_dicom(path)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def unit_gray(array: np.ndarray) -> np.ndarray:
+    """An array as float32 (H, W) in [0, 1] by read_image's rule (which works on paths; TIFF pages
+    arrive as arrays): integers divided by their type's maximum, colour to luma, floats clipped.
+
+    array: (H, W), (H, W, C) or planar (C, H, W) with C in 3..4.
+    """
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+        array = np.moveaxis(array, 0, -1)
+    if array.ndim == 3:
+        gray = array[..., :3].astype(np.float64) @ _LUMA if array.shape[2] >= 3 else array[..., 0]
+    elif array.ndim == 2:
+        gray = array
+    else:
+        raise DataError(f"expected a 2-D frame, got an array of shape {array.shape}")
+    if np.issubdtype(array.dtype, np.integer):
+        scale = float(np.iinfo(array.dtype).max) if array.dtype != np.int32 else float(max(gray.max(), 1))
+        gray = gray.astype(np.float64) / scale
+    return np.clip(gray, 0.0, 1.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------- DICOM
+
+def _read_dicom_header(path: Path) -> Any:
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as error:  # InvalidDicomError, EOFError, struct/ValueError on damaged files
+        raise DataError(f"{path}: not a readable DICOM file ({_reason(error)})") from None
+    if "Rows" not in ds or "Columns" not in ds:
+        raise DataError(f"{path}: DICOM file holds no image (no Rows/Columns)")
+    _lift_functional_groups(ds)
+    return ds
+
+
+def _lift_functional_groups(ds: Any) -> None:
+    """Enhanced multi-frame objects keep rescale and window inside functional groups; copy the
+    shared ones (else those of frame 1) to the top level, where pydicom's transforms look.
+
+    Per-frame differences are not followed: each frame is z-scored before the network anyway, so
+    a window only matters through what it clips.
+    """
+    groups = ds.get("SharedFunctionalGroupsSequence") or ds.get("PerFrameFunctionalGroupsSequence")
+    if not groups:
+        return
+    for sequence, keys in (("PixelValueTransformationSequence", ("RescaleSlope", "RescaleIntercept")),
+                           ("FrameVOILUTSequence", ("WindowCenter", "WindowWidth", "VOILUTFunction"))):
+        items = groups[0].get(sequence)
+        if not items:
+            continue
+        for key in keys:
+            if key in items[0] and key not in ds:
+                setattr(ds, key, items[0][key].value)
+
+
+def _dicom_fps(ds: Any) -> float | None:
+    """Cine Rate, else 1000 / Frame Time (ms), else Recommended Display Frame Rate."""
+    for key, convert in (("CineRate", float), ("FrameTime", lambda ms: 1000.0 / float(ms)),
+                         ("RecommendedDisplayFrameRate", float)):
+        try:
+            value = convert(ds[key].value) if key in ds and ds[key].value not in (None, "") else None
+        except (TypeError, ValueError, ZeroDivisionError):
+            value = None
+        if value is not None and math.isfinite(value) and value > 0:
+            return value
+    return None
+
+
+def _dicom_output_range(ds: Any) -> tuple[float, float]:
+    """The range of values after the modality and VOI transforms, mapped to [0, 1] afterwards.
+
+    A VOI LUT gives 0 .. 2**bits - 1 of its descriptor; windowing maps into the modality output
+    range (PS3.3 C.11.2.1.2), which is also the range when there is no VOI transform at all.
+    """
+    voi = ds.get("VOILUTSequence")
+    if voi:
+        return 0.0, float(2 ** int(voi[0].LUTDescriptor[2]) - 1)
+    modality = ds.get("ModalityLUTSequence")
+    if modality:
+        return 0.0, float(2 ** int(modality[0].LUTDescriptor[2]) - 1)
+    bits = int(ds.BitsStored)
+    signed = bool(ds.get("PixelRepresentation", 0))
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    slope = float(ds.get("RescaleSlope", 1.0) or 1.0)
+    intercept = float(ds.get("RescaleIntercept", 0.0) or 0.0)
+    ends = sorted((low * slope + intercept, high * slope + intercept))
+    return float(ends[0]), float(ends[1])
+
+
+def _dicom_frames(path: Path) -> Iterator[np.ndarray]:
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut, iter_pixels
+
+    ds = _read_dicom_header(path)
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    monochrome = photometric.startswith("MONOCHROME")
+    low, high = _dicom_output_range(ds) if monochrome else (0.0, float(2 ** int(ds.BitsStored) - 1))
+    span = max(high - low, 1e-12)
+    # iter_pixels given a path reads the file frame by frame: memory does not grow with the run.
+    for raw in iter_pixels(path):
+        if monochrome:
+            values = apply_voi_lut(apply_modality_lut(raw, ds), ds, prefer_lut=True)
+        else:  # RGB (YBR is converted by iter_pixels): luma of the stored values
+            values = raw[..., :3].astype(np.float64) @ _LUMA if raw.ndim == 3 else raw
+        unit = np.clip((np.asarray(values, dtype=np.float64) - low) / span, 0.0, 1.0)
+        if photometric == "MONOCHROME1":  # 0 is white: invert so every frame shows vessels dark
+            unit = 1.0 - unit
+        yield unit.astype(np.float32)
+
+
+def _check_decoder(path: Path, ds: Any) -> None:
+    """Fail at once, with the fix, for compressed pixel data that no installed plugin decodes
+    (cath-lab runs are often JPEG Lossless, which needs python-gdcm or pylibjpeg)."""
+    from pydicom.pixels import get_decoder
+
+    uid = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if uid is None:
+        return
+    try:
+        decoder = get_decoder(uid)
+    except NotImplementedError:
+        raise DataError(f"{path}: pixel data stored as '{uid.name}', which pydicom cannot decode") from None
+    if not decoder.is_available:
+        raise DataError(f"{path}: pixel data compressed as '{uid.name}' and no decoder is installed; "
+                        "pip install 'dskd[dicom]' (python-gdcm)")
+
+
+def _probe_dicom(path: Path) -> MediaInfo:
+    ds = _read_dicom_header(path)
+    _check_decoder(path, ds)
+    try:
+        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: invalid NumberOfFrames {ds.NumberOfFrames!r}") from None
+    return MediaInfo(path, "dicom", n_frames, int(ds.Rows), int(ds.Columns), _dicom_fps(ds))
+
+
+# ------------------------------------------------------------------------------------------ TIFF
+
+def _probe_tiff(path: Path) -> MediaInfo:
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            first = tif.pages.first
+            n_frames = len(tif.pages)
+            shape = first.shape if first.planarconfig != 2 else first.shape[1:]  # 2: separate planes
+    except Exception as error:  # TiffFileError, struct.error, ValueError on damaged files
+        raise DataError(f"{path}: unreadable TIFF ({_reason(error)})") from None
+    return MediaInfo(path, "tiff", n_frames, int(shape[0]), int(shape[1]))
+
+
+def _tiff_frames(path: Path) -> Iterator[np.ndarray]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        tif.pages.cache = False  # keep no page objects behind us: thousands of pages stay cheap
+        for index in range(len(tif.pages)):
+            yield unit_gray(tif.pages[index].asarray())
+
+
+# ----------------------------------------------------------------------------------------- other
+
+def _probe_image(path: Path) -> MediaInfo:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except Exception as error:  # UnidentifiedImageError, OSError, SyntaxError (bad PPM header)
+        raise DataError(f"{path}: unreadable image ({_reason(error)})") from None
+    return MediaInfo(path, "image", 1, height, width)
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read a file's header only (no pixels). Raises DataError naming the file if it is missing,
+    of an unknown type or unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    if is_dicom(path):
+        return _probe_dicom(path)
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        return _probe_tiff(path)
+    if suffix in IMAGE_SUFFIXES:
+        return _probe_image(path)
+    raise DataError(f"{path}: unknown file type '{suffix}'; expected one of {', '.join(MEDIA_SUFFIXES)}"
+                    " or a DICOM file")
+
+
+def iter_frames(info: MediaInfo) -> Iterator[np.ndarray]:
+    """The frames of a probed file, float32 (H, W) in [0, 1], read one at a time.
+
+    Raises DataError naming the file and frame when a frame cannot be decoded or does not have
+    the size the header announced.
+    """
+    if info.kind == "image":
+        yield read_image(info.path)
+        return
+    frames = _dicom_frames(info.path) if info.kind == "dicom" else _tiff_frames(info.path)
+    index = 0
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            break
+        except DataError:
+            raise
+        except Exception as error:  # decoder errors: truncated data, missing codec, bad tags
+            where = f"frame {index + 1} of {info.n_frames}" if info.n_frames > 1 else "pixel data"
+            raise DataError(f"{info.path}: cannot decode {where} ({_reason(error)})") from None
+        if frame.shape != (info.height, info.width):
+            raise DataError(f"{info.path}: frame {index + 1} is {frame.shape[0]}x{frame.shape[1]}, "
+                            f"the first is {info.height}x{info.width}; frames of a run must share a size")
+        yield frame
+        index += 1

@@ -1,0 +1,44 @@
+"""benchmarks/inference.py runs end to end on a tiny setting and writes its table and JSON."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.model_files import torch_threads, write_random_checkpoint
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "inference.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("inference_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_flop_count_of_a_one_level_unet_by_hand(bench):
+    # depth 1, width 1, 8x8 input, 2 FLOPs per multiply-add, 3x3 convs (no bias counted):
+    # encoder 1->1, 1->1 at 8x8; bottleneck 1->2, 2->2 at 4x4; up 2->1 (2x2, stride 2) at 8x8;
+    # decoder 2->1, 1->1 at 8x8; head 1->1 (1x1) at 8x8.
+    model = bench.build_model(bench.parse_config("depth=1,width=1"))
+    macs = 64 * 9 * (1 + 1) + 16 * 9 * (2 + 4) + 16 * 2 * 4 + 64 * 9 * (2 + 1) + 64
+    assert bench.count_flops(model, 8) == 2 * macs
+
+
+def test_runs_on_a_tiny_setting(bench, tmp_path):
+    checkpoint = write_random_checkpoint(tmp_path / "m.pt", depth=2, width=4)
+    out = tmp_path / "bench.md"
+    with torch_threads(1):
+        bench.main(["--configs", "depth=2,width=4", "--checkpoints", str(checkpoint), "--size", "32",
+                    "--frames", "3", "--warmup", "1", "--budget", "1", "--peak-size", "256",
+                    "--no-gpu", "--out", str(out)])
+    result = json.loads(out.with_suffix(".json").read_text())
+    variants = {row["variant"] for row in result["cpu_rows"]}
+    assert {"torch eager", "torch channels_last", "torch frozen", "onnxruntime"} <= variants
+    assert all(row["fps"] > 0 and row["gflops"] > 0 for row in result["cpu_rows"])
+    trained = [row for row in result["cpu_rows"] if row["trained"]]
+    assert trained and all(row["max_abs_dp"] < 1e-4 for row in trained if "bf16" not in row["variant"])
+    assert "| onnxruntime |" in out.read_text()
