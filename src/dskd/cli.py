@@ -25,7 +25,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nDSKD on synthetic angiograms: {metrics['n_test_images']} held-out test images, "
           f"threshold {metrics['threshold']:.2f}, {metrics['seconds']:.0f}s in all")
     print(format_table(metrics))
-    print(f"\nwrote {Path(args.out) / 'metrics.json'}, training_curves.png, evaluation/overlays/")
+    print(f"\nwrote {Path(args.out) / 'metrics.json'}, training_curves.png, evaluation/report.html "
+          "and evaluation/overlays/")
     return 0
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from dskd.config import load_config
 from dskd.data.synthetic import write_synthetic_dataset
 from dskd.evaluate import evaluate_checkpoint
-from dskd.metrics.overlap import OVERLAP_METRICS
 from dskd.train import fit
 
 __all__ = ["run_demo", "format_table", "DEMO_CONFIG"]
@@ -20,29 +19,28 @@ log = logging.getLogger(__name__)
 
 DEMO_CONFIG = resources.files("dskd") / "configs" / "demo.yaml"
 
-# Train and test images come from disjoint ranges of the generator's case index.
-_TRAIN_IMAGES, _TEST_IMAGES, _SIZE = 60, 20, 256
 
-
-def run_demo(out: str | Path, *, overrides: list[str] | None = None, seed: int = 0) -> dict:
+def run_demo(out: str | Path, *, overrides: list[str] | None = None, seed: int = 0,
+             train_images: int = 60, test_images: int = 20, size: int = 256) -> dict:
     """Run the demo into `out`; returns the test metrics (per-image means) that it also writes to
-    out/metrics.json, with out/run/ (checkpoints, log, curves) and out/overlays/."""
+    out/metrics.json, with out/run/ (checkpoints, log, curves) and out/evaluation/ (report.html,
+    overlays/). Train and test images come from disjoint ranges of the generator's case index."""
     out = Path(out)
     started = time.perf_counter()
-    train_dir = write_synthetic_dataset(out / "data" / "train", n=_TRAIN_IMAGES, size=_SIZE, seed=seed)
-    test_dir = write_synthetic_dataset(out / "data" / "test", n=_TEST_IMAGES, size=_SIZE, seed=seed,
-                                       start=_TRAIN_IMAGES)
+    train_dir = write_synthetic_dataset(out / "data" / "train", n=train_images, size=size, seed=seed)
+    test_dir = write_synthetic_dataset(out / "data" / "test", n=test_images, size=size, seed=seed,
+                                       start=train_images)
     with resources.as_file(DEMO_CONFIG) as config_path:
         config = load_config(config_path, [f"data.root={train_dir}", *(overrides or [])])
     best = fit(config, out / "run")
-    summary = evaluate_checkpoint(best, test_dir, out / "evaluation", overlays=True)
-    metrics = {k: summary["per_image"][k]["mean"] for k in OVERLAP_METRICS}
+    summary = evaluate_checkpoint(best, test_dir, out / "evaluation", overlays=True, report=True)
+    names = list(summary["per_image"])  # overlap first, then AUC/AP, topology, distances
     report = {
-        **metrics,
+        **{k: summary["per_image"][k]["mean"] for k in names},
         "averaging": "per-image mean over the synthetic test images",
         "threshold": summary["threshold"],
         "n_test_images": summary["n_images"],
-        "per_image_std": {k: summary["per_image"][k]["std"] for k in OVERLAP_METRICS},
+        "per_image_std": {k: summary["per_image"][k]["std"] for k in names},
         "pooled": summary["pooled"],
         "objective": config.loss.objective,
         "seconds": round(time.perf_counter() - started, 1),
@@ -53,8 +51,10 @@ def run_demo(out: str | Path, *, overrides: list[str] | None = None, seed: int =
 
 
 def format_table(metrics: dict) -> str:
-    """A small text table of the per-image mean metrics."""
-    lines = [f"{'metric':<12} {'mean':>7} {'std':>7}", "-" * 28]
-    for name in OVERLAP_METRICS:
-        lines.append(f"{name:<12} {metrics[name]:>7.4f} {metrics['per_image_std'][name]:>7.4f}")
+    """A small text table of the per-image mean (and std) of every metric."""
+    lines = [f"{'metric':<18} {'mean':>8} {'std':>8}", "-" * 36]
+    for name, std in metrics["per_image_std"].items():
+        mean = metrics[name]
+        lines.append(f"{name:<18} {mean if mean is not None else float('nan'):>8.4f} "
+                     f"{std if std is not None else float('nan'):>8.4f}")
     return "\n".join(lines)
