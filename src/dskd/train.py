@@ -104,6 +104,17 @@ def _build_optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.Optimi
     return torch.optim.SGD(params, lr=optim.lr, momentum=0.9, weight_decay=optim.weight_decay)
 
 
+def _check_world(config: Config, device: torch.device, world: World) -> None:
+    """Settings that depend on the number of processes, checked before any process waits."""
+    batch = config.data.batch_size
+    if batch % world.size:
+        raise ConfigError(f"data.batch_size={batch} (the global batch) is not divisible by the "
+                          f"{world.size} processes; use a multiple of {world.size}")
+    if config.run.sync_batchnorm and world.distributed and device.type != "cuda":
+        raise ConfigError("run.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm is "
+                          "CUDA-only); set run.sync_batchnorm=false on CPU")
+
+
 def _autocast_dtype(run: RunConfig, device: torch.device) -> torch.dtype | None:
     """The autocast dtype of run.amp on CUDA; None (full float32) otherwise."""
     if not run.amp:
@@ -202,9 +213,6 @@ def _train_loader(crops: TrainCrops, data: DataConfig, device: torch.device,
     process's batch k: N processes train on the same global batches as one.
     Workers are not persistent: a new epoch's workers must see the dataset's new epoch.
     """
-    if data.batch_size % world.size:
-        raise ConfigError(f"data.batch_size={data.batch_size} (the global batch) is not divisible "
-                          f"by the {world.size} processes; use a multiple of {world.size}")
     sampler = (DistributedSampler(crops, num_replicas=world.size, rank=world.rank, shuffle=False,
                                   drop_last=True) if world.distributed else None)
     return DataLoader(crops, batch_size=data.batch_size // world.size, sampler=sampler,
@@ -275,12 +283,8 @@ def _restore(state: dict, student: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 def _build_student(config: Config, device: torch.device, world: World
-                   ) -> tuple[nn.Module, nn.Module, Teacher | None]:
-    """(the module to train with, the plain student, the teacher).
-
-    The training module is the student, wrapped in DDP under torchrun and compiled with run.compile;
-    the plain student is what is saved, validated and copied by the teacher.
-    """
+                   ) -> tuple[nn.Module, Teacher | None]:
+    """(the student, its teacher or None), on `device` in the configured memory layout."""
     run = config.run
     memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
     student = build_model(config.model).to(device, memory_format=memory_format)
@@ -291,21 +295,26 @@ def _build_student(config: Config, device: torch.device, world: World
         if run.compile:
             teacher.compile()
     if run.sync_batchnorm and world.distributed:
-        if device.type != "cuda":
-            raise ConfigError("run.sync_batchnorm=true needs GPUs (PyTorch's SyncBatchNorm is "
-                              "CUDA-only); set run.sync_batchnorm=false on CPU")
         student = nn.SyncBatchNorm.convert_sync_batchnorm(student)
-    model: nn.Module = student
+    return student, teacher
+
+
+def _training_module(student: nn.Module, run: RunConfig, device: torch.device, world: World, *,
+                     all_parameters_used: bool) -> nn.Module:
+    """The module the steps call: the student, in DDP under torchrun, compiled with run.compile.
+
+    all_parameters_used=False when the objective skips the side heads in this epoch (e.g. DSKD
+    before its teacher exists): DDP must then look for unused parameters, a search it is told to
+    skip when every parameter gets a gradient.
+    """
+    model = student
     if world.distributed:
-        # Side heads get no gradient in steps whose objective skips them (e.g. DSKD's first
-        # epoch): DDP must then look for unused parameters instead of waiting for them.
-        unused = not student_reads_side_outputs(config.loss, teacher_ready=False)
         model = nn.parallel.DistributedDataParallel(
             student, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=unused)
+            find_unused_parameters=not all_parameters_used)
     if run.compile:
         model = torch.compile(model)
-    return model, student, teacher
+    return model
 
 
 def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
@@ -317,10 +326,11 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
     """
     world = world or World()
     run_dir = Path(run_dir)
+    device = resolve_device(config.run.device, world)
+    _check_world(config, device, world)
     state = run_on_main(lambda: _open_run_dir(run_dir, config, resume), world)
     if config.run.threads > 0:
         torch.set_num_threads(config.run.threads)
-    device = resolve_device(config.run.device, world)
     amp_dtype = _autocast_dtype(config.run, device)
     torch.manual_seed(config.run.seed)
 
@@ -340,7 +350,8 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
              config.data.crop_size, world.size)
 
     # Model, optimiser, teacher.
-    model, student, teacher = _build_student(config, device, world)
+    student, teacher = _build_student(config, device, world)
+    model, wrapped_for = student, None  # wrapped_for: whether the wrapper expects side outputs
     optimizer = _build_optimizer(student, config.optim)
     scaler = _grad_scaler() if amp_dtype == torch.float16 else None
     start_epoch, best_dice, history = 0, -math.inf, []
@@ -356,6 +367,13 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
             group["lr"] = lr
         alpha_t = alpha_schedule(epoch, epochs, config.loss.alpha_T)
         crops.set_epoch(epoch)
+        reads_sides = student_reads_side_outputs(
+            config.loss, teacher_ready=teacher is not None and teacher.ready)
+        if reads_sides != wrapped_for:  # at start, and when the teacher first teaches
+            model = student  # drops the old DDP wrapper and its gradient hooks first
+            model = _training_module(student, config.run, device, world,
+                                     all_parameters_used=reads_sides)
+            wrapped_for = reads_sides
         losses = train_one_epoch(model, teacher, loader, optimizer, loss_config=config.loss,
                                  alpha_t=alpha_t, device=device, grad_clip=config.optim.grad_clip,
                                  amp_dtype=amp_dtype, scaler=scaler,
