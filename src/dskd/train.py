@@ -220,6 +220,25 @@ def _train_loader(crops: TrainCrops, data: DataConfig, device: torch.device,
                       pin_memory=device.type == "cuda")
 
 
+def _training_data(config: Config, device: torch.device, world: World
+                   ) -> tuple[TrainCrops, Sequence[CaseArrays], DataLoader]:
+    """Labelled training crops and their loader, and the whole validation images (in memory, or
+    read from disk when needed: data.cache)."""
+    train_cases, val_cases = split_training_cases(config)
+    if any(c.mask is None for c in val_cases):
+        raise DataError("validation cases need masks")
+    crops = TrainCrops(load_cases(train_cases, cache=config.data.cache),
+                       crop_size=config.data.crop_size,
+                       samples_per_epoch=config.data.samples_per_epoch,
+                       foreground_prob=config.data.foreground_crop_prob, augment=config.augment,
+                       seed=config.run.seed)
+    log.info("training on %d images, validating on %d, %d crops of %d px per epoch, %d process(es)",
+             len(train_cases), len(val_cases), config.data.samples_per_epoch,
+             config.data.crop_size, world.size)
+    return (crops, load_cases(val_cases, cache=config.data.cache),
+            _train_loader(crops, config.data, device, world))
+
+
 def _validation_dice(model: nn.Module, cases: Sequence[CaseArrays], device: torch.device,
                      world: World) -> float:
     """Per-image mean Dice at threshold 0.5. Each process scores every world.size-th image; the
@@ -334,21 +353,7 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
     amp_dtype = _autocast_dtype(config.run, device)
     torch.manual_seed(config.run.seed)
 
-    # Data: labelled training crops, whole validation images (in memory, or read when needed).
-    train_cases, val_cases = split_training_cases(config)
-    if any(c.mask is None for c in val_cases):
-        raise DataError("validation cases need masks")
-    crops = TrainCrops(load_cases(train_cases, cache=config.data.cache),
-                       crop_size=config.data.crop_size,
-                       samples_per_epoch=config.data.samples_per_epoch,
-                       foreground_prob=config.data.foreground_crop_prob, augment=config.augment,
-                       seed=config.run.seed)
-    val_arrays = load_cases(val_cases, cache=config.data.cache)
-    loader = _train_loader(crops, config.data, device, world)
-    log.info("training on %d images, validating on %d, %d crops of %d px per epoch, %d process(es)",
-             len(train_cases), len(val_cases), config.data.samples_per_epoch,
-             config.data.crop_size, world.size)
-
+    crops, val_arrays, loader = _training_data(config, device, world)
     # Model, optimiser, teacher.
     student, teacher = _build_student(config, device, world)
     model, wrapped_for = student, None  # wrapped_for: whether the wrapper expects side outputs
