@@ -101,7 +101,8 @@ def test_lr_schedules():
 
 
 def test_lazy_data_read_by_workers_trains_to_the_same_weights(tiny_config, tmp_path):
-    config = replace(tiny_config, optim={"epochs": 1})
+    # Two epochs: the workers live across epochs and must still draw the second epoch's crops.
+    config = tiny_config
     fit(config, tmp_path / "cached")
     fit(replace(config, data={"cache": False, "num_workers": 2}), tmp_path / "lazy")
     cached, lazy = _weights(tmp_path / "cached" / "last.pt"), _weights(tmp_path / "lazy" / "last.pt")

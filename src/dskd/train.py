@@ -37,7 +37,7 @@ from dskd.config import (
     save_config,
 )
 from dskd.data.cases import Case, CaseArrays
-from dskd.data.datasets import TrainCrops, load_cases
+from dskd.data.datasets import EpochSampler, TrainCrops, load_cases
 from dskd.data.readers import read_cases
 from dskd.data.splits import apply_split, carve_validation, read_split_file
 from dskd.distributed import World, barrier, broadcast_module, reduce_sum, run_on_main
@@ -205,24 +205,26 @@ def train_one_epoch(
 
 
 def _train_loader(crops: TrainCrops, data: DataConfig, device: torch.device,
-                  world: World) -> DataLoader:
-    """Batches of crops; under torchrun each process gets every world.size-th crop.
+                  world: World) -> tuple[EpochSampler, DataLoader]:
+    """Batches of crops, and the sampler whose set_epoch starts each epoch. Under torchrun each
+    process gets every world.size-th crop.
 
     Crop i of an epoch is the same random draw whatever process reads it, and the sampler deals
     indices round-robin, so the processes' shares of batch k together are exactly the single
     process's batch k: N processes train on the same global batches as one.
-    Workers are not persistent: a new epoch's workers must see the dataset's new epoch.
     """
-    sampler = (DistributedSampler(crops, num_replicas=world.size, rank=world.rank, shuffle=False,
-                                  drop_last=True) if world.distributed else None)
-    return DataLoader(crops, batch_size=data.batch_size // world.size, sampler=sampler,
-                      shuffle=False, drop_last=True, num_workers=data.num_workers,
-                      pin_memory=device.type == "cuda")
+    indices = (DistributedSampler(crops, num_replicas=world.size, rank=world.rank, shuffle=False,
+                                  drop_last=True) if world.distributed else range(len(crops)))
+    sampler = EpochSampler(indices)
+    loader = DataLoader(crops, batch_size=data.batch_size // world.size, sampler=sampler,
+                        drop_last=True, num_workers=data.num_workers,
+                        persistent_workers=data.num_workers > 0, pin_memory=device.type == "cuda")
+    return sampler, loader
 
 
 def _training_data(config: Config, device: torch.device, world: World
-                   ) -> tuple[TrainCrops, Sequence[CaseArrays], DataLoader]:
-    """Labelled training crops and their loader, and the whole validation images (in memory, or
+                   ) -> tuple[EpochSampler, DataLoader, Sequence[CaseArrays]]:
+    """The training crops' sampler and loader, and the whole validation images (in memory, or
     read from disk when needed: data.cache)."""
     train_cases, val_cases = split_training_cases(config)
     if any(c.mask is None for c in val_cases):
@@ -235,8 +237,8 @@ def _training_data(config: Config, device: torch.device, world: World
     log.info("training on %d images, validating on %d, %d crops of %d px per epoch, %d process(es)",
              len(train_cases), len(val_cases), config.data.samples_per_epoch,
              config.data.crop_size, world.size)
-    return (crops, load_cases(val_cases, cache=config.data.cache),
-            _train_loader(crops, config.data, device, world))
+    return (*_train_loader(crops, config.data, device, world),
+            load_cases(val_cases, cache=config.data.cache))
 
 
 def _validation_dice(model: nn.Module, cases: Sequence[CaseArrays], device: torch.device,
@@ -353,7 +355,7 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
     amp_dtype = _autocast_dtype(config.run, device)
     torch.manual_seed(config.run.seed)
 
-    crops, val_arrays, loader = _training_data(config, device, world)
+    sampler, loader, val_arrays = _training_data(config, device, world)
     # Model, optimiser, teacher.
     student, teacher = _build_student(config, device, world)
     model, wrapped_for = student, None  # wrapped_for: whether the wrapper expects side outputs
@@ -371,7 +373,7 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
         for group in optimizer.param_groups:
             group["lr"] = lr
         alpha_t = alpha_schedule(epoch, epochs, config.loss.alpha_T)
-        crops.set_epoch(epoch)
+        sampler.set_epoch(epoch)
         reads_sides = student_reads_side_outputs(
             config.loss, teacher_ready=teacher is not None and teacher.ready)
         if reads_sides != wrapped_for:  # at start, and when the teacher first teaches

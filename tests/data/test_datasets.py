@@ -5,7 +5,7 @@ import torch
 
 from dskd.config import AugmentConfig
 from dskd.data.cases import Case
-from dskd.data.datasets import LazyCases, TrainCrops, load_cases
+from dskd.data.datasets import EpochSampler, LazyCases, TrainCrops, load_cases
 from dskd.data.readers import read_cases
 from dskd.errors import DataError
 
@@ -42,3 +42,13 @@ def test_lazy_dataset_rejects_unlabelled_images_without_reading_them(tmp_path):
         _crops(LazyCases(unlabelled))
     with pytest.raises(DataError, match="no training cases"):
         _crops(LazyCases([]))
+
+
+def test_epoch_sampler_carries_the_epoch_with_each_index(tiny_dataset):
+    crops = _crops(load_cases(read_cases("folder", tiny_dataset), cache=True))
+    sampler = EpochSampler(range(3))
+    sampler.set_epoch(4)
+    assert list(sampler) == [(4, 0), (4, 1), (4, 2)] and len(sampler) == 3
+    crops.set_epoch(4)
+    assert torch.equal(crops[(4, 2)][0], crops[2][0])
+    assert not torch.equal(crops[(5, 2)][0], crops[2][0])

@@ -6,12 +6,12 @@ Images are either held in memory (a list of CaseArrays, read once) or read from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from dskd.config import AugmentConfig
 from dskd.data.cases import Case, CaseArrays, load_case
@@ -24,7 +24,7 @@ from dskd.data.transforms import (
 )
 from dskd.errors import DataError
 
-__all__ = ["TrainCrops", "LazyCases", "load_cases", "image_tensor"]
+__all__ = ["TrainCrops", "EpochSampler", "LazyCases", "load_cases", "image_tensor"]
 
 
 class LazyCases(Sequence[CaseArrays]):
@@ -64,7 +64,8 @@ class TrainCrops(Dataset):
     cases: CaseArrays in memory, or a LazyCases: then each item reads its image from disk and
     computes the vessel coordinates (for foreground-centred crops) and intensity statistics of that
     image on the spot instead of keeping them for every image.
-    Call `set_epoch(epoch)` before each epoch. Items: image (1, crop, crop) float32 standardised,
+    Items are indexed by (epoch, index), as an EpochSampler yields them, or by index alone for
+    the epoch last given to `set_epoch`. Items: image (1, crop, crop) float32 standardised,
     mask (1, crop, crop) float32 in {0, 1}.
     """
 
@@ -96,16 +97,17 @@ class TrainCrops(Dataset):
     def __len__(self) -> int:
         return self.samples_per_epoch
 
-    def _case_order(self) -> np.ndarray:
+    def _case_order(self, epoch: int) -> np.ndarray:
         """Every image is visited equally often: a seeded permutation per epoch, cycled."""
-        if self._order is None or self._order[0] != self.epoch:
-            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.cases))
-            self._order = (self.epoch, order)
+        if self._order is None or self._order[0] != epoch:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.cases))
+            self._order = (epoch, order)
         return self._order[1]
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        k = self._case_order()[index % len(self.cases)]
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
+        k = self._case_order(epoch)[index % len(self.cases)]
+        rng = np.random.default_rng([self.seed, epoch, index])
         case = self.cases[k]
         if self.lazy:
             foreground, stats = np.argwhere(case.mask), intensity_stats(case.image)
@@ -117,6 +119,29 @@ class TrainCrops(Dataset):
         image, mask = augment_crop(rng, image, mask, self.augment)
         image = standardize(image, stats)
         return torch.from_numpy(image)[None], torch.from_numpy(mask.astype(np.float32))[None]
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """(epoch, index) pairs for TrainCrops, the indices taken from `indices` (e.g. a
+    DistributedSampler's share). The epoch travels with every index to the data-loader workers,
+    so the workers can live across epochs (persistent_workers) and still draw the new epoch's crops.
+    Call `set_epoch(epoch)` before each epoch.
+    """
+
+    def __init__(self, indices: Iterable[int]) -> None:
+        self.indices = indices
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if hasattr(self.indices, "set_epoch"):
+            self.indices.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((self.epoch, index) for index in self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)  # type: ignore[arg-type]
 
 
 def image_tensor(image: np.ndarray, multiple: int) -> torch.Tensor:
