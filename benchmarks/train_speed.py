@@ -62,7 +62,7 @@ class Trainee:
     """A student, its optimiser and (for DSKD) a ready teacher, as fit() builds them."""
 
     def __init__(self, objective: str, model_config: ModelConfig, device: torch.device, *,
-                 channels_last: bool, fold_batchnorm: bool = True) -> None:
+                 channels_last: bool, fold_batchnorm: bool = True, compile: bool = False) -> None:
         torch.manual_seed(0)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.loss = LossConfig(objective=objective)
@@ -72,6 +72,9 @@ class Trainee:
         if objective != "dice":
             self.teacher = Teacher(self.student, fold_batchnorm=fold_batchnorm).to(device, fmt)
             self.teacher.refresh(self.student)  # ready: the steady state of epochs >= 2
+            if compile:
+                self.teacher.compile()
+        self.model = torch.compile(self.student) if compile else self.student
         self.channels_last = channels_last
         self.device = device
 
@@ -87,7 +90,7 @@ def time_rounds(trainees: dict[str, Trainee], batches: list, *, rounds: int,
     def one_round(t: Trainee) -> float:
         _sync(t.device)
         start = time.perf_counter()
-        train_one_epoch(t.student, t.teacher, batches, t.optimizer, loss_config=t.loss,
+        train_one_epoch(t.model, t.teacher, batches, t.optimizer, loss_config=t.loss,
                         alpha_t=0.25, device=t.device, amp_dtype=amp_dtype,
                         channels_last=t.channels_last, description="bench")
         _sync(t.device)
@@ -122,7 +125,7 @@ def phase_times(t: Trainee, batches: list, *, lean: bool, amp_dtype: torch.dtype
         _sync(device)
         samples.setdefault(name, []).append(1000 * (time.perf_counter() - start))
 
-    t.student.train()
+    t.model.train()
     for step in range(repeats + 1):
         images, masks = batches[step % len(batches)]
         images = images.to(device, memory_format=fmt)
@@ -133,7 +136,7 @@ def phase_times(t: Trainee, batches: list, *, lean: bool, amp_dtype: torch.dtype
                 with clock("teacher forward"):
                     teacher_out = t.teacher(images, with_side_outputs=teacher_sides)
             with clock("student forward"):
-                student_out = t.student(images, with_side_outputs=student_sides)
+                student_out = t.model(images, with_side_outputs=student_sides)
             with clock("losses"):
                 terms = compute_objective(student_out, teacher_out, masks, config=t.loss,
                                           alpha_t=0.25)
@@ -160,6 +163,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile student and teacher (run.compile; slow warm-up)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()
 
@@ -171,7 +176,8 @@ def main() -> None:
     batches = make_batches(args.steps, args.batch, args.crop)
 
     variants = {f"{objective}/{layout}": Trainee(objective, model_config, device,
-                                                 channels_last=layout == "channels_last")
+                                                 channels_last=layout == "channels_last",
+                                                 compile=args.compile)
                 for layout in ("channels_last", "row_major") for objective in OBJECTIVES}
     seconds = time_rounds(variants, batches, rounds=args.rounds, amp_dtype=amp_dtype)
     images_per_round = args.steps * args.batch
@@ -189,7 +195,8 @@ def main() -> None:
         "dskd (lean, channels-last)": phase_times(variants["dskd/channels_last"], batches,
                                                   lean=True, amp_dtype=amp_dtype, repeats=repeats),
         "dice (before: side outputs, row-major)": phase_times(
-            variants["dice/row_major"], batches, lean=False, amp_dtype=amp_dtype, repeats=repeats),
+            Trainee("dice", model_config, device, channels_last=False),
+            batches, lean=False, amp_dtype=amp_dtype, repeats=repeats),
         "dskd (before: unfolded teacher, side outputs, row-major)": phase_times(
             Trainee("dskd", model_config, device, channels_last=False, fold_batchnorm=False),
             batches, lean=False, amp_dtype=amp_dtype, repeats=repeats),
@@ -202,7 +209,7 @@ def main() -> None:
                     else torch.cuda.get_device_name(device)},
         "settings": {"depth": args.depth, "width": args.width, "crop": args.crop,
                      "batch": args.batch, "steps_per_round": args.steps, "rounds": args.rounds,
-                     "amp": str(amp_dtype) if amp_dtype else "off"},
+                     "amp": str(amp_dtype) if amp_dtype else "off", "compile": args.compile},
         "results": results,
         "dskd_over_dice_step_time": ratios,
         "phases_ms": breakdown,
@@ -220,7 +227,8 @@ def markdown(report: dict) -> str:
         "# Training speed: DSKD step vs plain dice step",
         "",
         f"{m['device']}, {m['threads']} threads, torch {m['torch']}; U-Net depth {s['depth']} "
-        f"width {s['width']}, batch {s['batch']} x {s['crop']} px, amp {s['amp']}; median of "
+        f"width {s['width']}, batch {s['batch']} x {s['crop']} px, amp {s['amp']}, "
+        f"compile {'on' if s['compile'] else 'off'}; median of "
         f"{s['rounds']} interleaved rounds of {s['steps_per_round']} steps.",
         "",
         "| objective | layout | images/s | ms/step |",
