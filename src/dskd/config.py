@@ -126,8 +126,8 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     threshold: Literal["fixed", "validation"] = "fixed"
     threshold_value: float = 0.5  # threshold=fixed
-    amp: bool = False  # CUDA only: bf16 autocast
-    compile: bool = False  # torch.compile the student
+    amp: bool = False  # CUDA only: autocast to run.amp_dtype
+    compile: bool = False  # torch.compile the student and the teacher
     # Speed and scale (docs/training.md).
     amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"  # run.amp; float16 adds a grad scaler
     channels_last: bool = True  # NHWC activations: faster convolutions on CPUs and tensor cores
