@@ -29,6 +29,7 @@ DDP_CONFIG = """\
 data: {crop_size: 32, batch_size: 8, samples_per_epoch: 64, val_fraction: 0.25}
 model: {depth: 2, width: 8}
 optim: {epochs: 3, lr: 0.003, optimizer: adam}
+run: {threads: 1}
 """
 
 
@@ -95,7 +96,11 @@ def test_two_processes_write_one_run_and_reach_the_dice_of_one(two_process_run):
     two = _history(work / "straight")
     assert [int(r["epoch"]) for r in two] == [1, 2, 3]
 
-    fit(load_config(config_path), work / "single")  # one process, the same global batch of 8
+    threads = torch.get_num_threads()
+    try:  # one process, the same global batch of 8 (and one thread, as each torchrun process)
+        fit(load_config(config_path), work / "single")
+    finally:
+        torch.set_num_threads(threads)
     one = _history(work / "single")
     dice_one, dice_two = (float(one[-1]["val_dice"]), float(two[-1]["val_dice"]))
     # Each process normalises its 4 crops with their own BatchNorm statistics where one process
