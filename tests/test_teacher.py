@@ -68,3 +68,66 @@ def test_state_round_trip():
     assert restored.ready and _same(restored.model, teacher.model)
     with pytest.raises(ValueError, match="kind"):
         Teacher(UNet(depth=2, width=4), kind="ema").load_state_dict(teacher.state_dict())
+
+
+def _student_with_batchnorm_statistics() -> UNet:
+    """A student whose BatchNorm layers hold non-trivial running statistics and affine weights."""
+    torch.manual_seed(0)
+    student = UNet(depth=2, width=4)
+    with torch.no_grad():
+        for module in student.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+        for _ in range(3):
+            student(torch.randn(4, 1, 16, 16) * 2 + 0.5)  # train mode: updates running stats
+    return student
+
+
+def _close(a, b) -> bool:
+    return torch.allclose(a.logits, b.logits, atol=1e-5, rtol=1e-4) and all(
+        torch.allclose(x, y, atol=1e-5, rtol=1e-4)
+        for x, y in zip(a.side_logits, b.side_logits, strict=True))
+
+
+def test_folded_teacher_computes_the_unfolded_network():
+    # Folding BatchNorm into the convolutions reorders float operations: equal to ~1e-6, not bitwise.
+    student = _student_with_batchnorm_statistics()
+    teacher = Teacher(student)
+    teacher.refresh(student)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in teacher._runner.modules())
+    images = torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        reference = teacher.model(images)
+    assert _close(teacher(images), reference)
+    unfolded = Teacher(student, fold_batchnorm=False)
+    unfolded.refresh(student)
+    assert _close(unfolded(images), reference)
+
+
+def test_folded_ema_teacher_follows_its_updates_and_restores():
+    student = _student_with_batchnorm_statistics()
+    teacher = Teacher(student, kind="ema", ema_decay=0.5)
+    teacher.refresh(student)
+    images = torch.randn(2, 1, 16, 16)
+    before = teacher(images)
+    _step(student)
+    teacher.update(student)
+    after = teacher(images)
+    with torch.no_grad():
+        assert _close(after, teacher.model(images)) and not _close(after, before)
+    restored = Teacher(UNet(depth=2, width=4), kind="ema")
+    restored.load_state_dict(teacher.state_dict())
+    assert _close(restored(images), after)
+
+
+def test_teacher_skips_side_outputs_on_request_and_runs_channels_last():
+    student = _student_with_batchnorm_statistics()
+    teacher = Teacher(student)
+    teacher.refresh(student)
+    images = torch.randn(2, 1, 16, 16)
+    assert teacher(images, with_side_outputs=False).side_logits == ()
+    row_major = teacher(images)
+    teacher.to("cpu", memory_format=torch.channels_last)
+    nhwc = teacher(images.contiguous(memory_format=torch.channels_last))
+    assert _close(nhwc, row_major)

@@ -1,4 +1,6 @@
 import csv
+import logging
+import math
 
 import pytest
 import torch
@@ -96,3 +98,65 @@ def test_lr_schedules():
     assert [lr_factor(e, step) for e in (0, 9, 10, 20)] == pytest.approx([1, 1, 0.3, 0.09])
     cosine = OptimConfig(schedule="cosine", epochs=10)
     assert lr_factor(0, cosine) == 1 and lr_factor(5, cosine) == pytest.approx(0.5)
+
+
+def test_lazy_data_read_by_workers_trains_to_the_same_weights(tiny_config, tmp_path):
+    # Two epochs: the workers live across epochs and must still draw the second epoch's crops.
+    config = tiny_config
+    fit(config, tmp_path / "cached")
+    fit(replace(config, data={"cache": False, "num_workers": 2}), tmp_path / "lazy")
+    cached, lazy = _weights(tmp_path / "cached" / "last.pt"), _weights(tmp_path / "lazy" / "last.pt")
+    assert all(torch.equal(cached[k], lazy[k]) for k in cached)
+
+
+def test_amp_on_cpu_says_it_is_ignored(tiny_config, tmp_path, caplog):
+    config = replace(tiny_config, run={"amp": True, "device": "cpu"}, optim={"epochs": 1})
+    with caplog.at_level(logging.WARNING, logger="dskd.train"):
+        fit(config, tmp_path / "run")
+    assert "run.amp is ignored on cpu" in caplog.text
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@needs_cuda
+@pytest.mark.parametrize("amp_dtype", ["bfloat16", "float16"])
+def test_mixed_precision_training_on_gpu(tiny_config, tmp_path, amp_dtype):
+    if amp_dtype == "bfloat16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bfloat16")
+    config = replace(tiny_config, run={"device": "cuda", "amp": True, "amp_dtype": amp_dtype})
+    fit(config, tmp_path / "run")
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert all(math.isfinite(value) for row in last["history"] for value in row.values())
+    assert all(torch.isfinite(w).all() for w in last["model"].values() if w.is_floating_point())
+    assert (last["scaler"] is not None) == (amp_dtype == "float16")  # float16 needs loss scaling
+    assert all(w.device.type == "cpu" for w in last["model"].values())
+
+
+@needs_cuda
+def test_gpu_run_resumes_with_its_scaler(tiny_config, tmp_path, monkeypatch):
+    config = replace(tiny_config, run={"device": "cuda", "amp": True, "amp_dtype": "float16"},
+                     optim={"epochs": 2})
+    real_epoch = train_module.train_one_epoch
+
+    def interrupted(*args, **kwargs):
+        if kwargs["description"].startswith("epoch 2"):
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, tmp_path / "run")
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    fit(config, tmp_path / "run", resume=True)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
+
+
+@needs_cuda
+@pytest.mark.slow
+def test_compiled_training_on_gpu(tiny_config, tmp_path):
+    config = replace(tiny_config, run={"device": "cuda", "amp": True, "compile": True},
+                     optim={"epochs": 2})
+    fit(config, tmp_path / "run")
+    history = load_checkpoint(tmp_path / "run" / "last.pt")["history"]
+    assert len(history) == 2 and all(math.isfinite(row["loss"]) for row in history)

@@ -41,12 +41,22 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     from dskd.config import load_config
-    from dskd.train import fit
+    from dskd.distributed import process_group, world_from_env
+    from dskd.train import fit, resolve_device
 
     config = load_config(args.config, args.set)
-    best = fit(config, args.out, resume=args.resume)
-    print(f"best checkpoint: {best}")
+    # Started by torchrun (docs/training.md): join its process group; otherwise a single process.
+    launched = world_from_env(os.environ)
+    cuda = resolve_device(config.run.device).type == "cuda"
+    with process_group(launched, backend=config.run.dist_backend, cuda=cuda) as world:
+        if not world.is_main:  # one log for the run: the other processes report only problems
+            logging.getLogger().setLevel(logging.WARNING)
+        best = fit(config, args.out, resume=args.resume, world=world)
+    if world.is_main:
+        print(f"best checkpoint: {best}")
     return 0
 
 

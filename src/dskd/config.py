@@ -54,6 +54,9 @@ class DataConfig:
     samples_per_epoch: int = 400  # random crops drawn per epoch
     foreground_crop_prob: float = 0.5  # share of crops centred on a vessel pixel
     num_workers: int = 0
+    # false: images stay on disk and data-loader workers read each one when a crop needs it, so
+    # memory does not grow with the dataset (docs/training.md); true keeps them all in memory.
+    cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,13 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     threshold: Literal["fixed", "validation"] = "fixed"
     threshold_value: float = 0.5  # threshold=fixed
-    amp: bool = False  # CUDA only: bf16 autocast
-    compile: bool = False  # torch.compile the student
+    amp: bool = False  # CUDA only: autocast to run.amp_dtype
+    compile: bool = False  # torch.compile the student and the teacher
+    # Speed and scale (docs/training.md).
+    amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"  # run.amp; float16 adds a grad scaler
+    channels_last: bool = True  # NHWC activations: faster convolutions on CPUs and tensor cores
+    sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics of the global batch
+    dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # auto: NCCL on GPUs, gloo on CPU
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,11 @@ import torch
 
 from dskd.config import LossConfig
 from dskd.losses import compute_objective, deep_supervision_weights
-from dskd.losses.objective import needs_teacher
+from dskd.losses.objective import (
+    needs_teacher,
+    student_reads_side_outputs,
+    teacher_reads_side_outputs,
+)
 from dskd.models import UNet
 
 
@@ -75,3 +79,34 @@ def test_needs_teacher():
     assert not needs_teacher(LossConfig(objective="ddl", ddl_target="label"))
     assert needs_teacher(LossConfig(objective="ddl"))
     assert needs_teacher(LossConfig(objective="pskd", ddl_target="label"))
+
+
+@pytest.mark.parametrize("objective,target,ready,student_sides,teacher_sides", [
+    ("dice", "teacher", True, False, False),
+    ("pskd", "teacher", True, False, False),
+    ("deep_supervision", "teacher", False, True, False),
+    ("ddl", "teacher", False, False, True),  # no teacher yet: the DDL is skipped
+    ("dskd", "teacher", True, True, True),
+    ("dskd", "label", False, True, False),  # DDL against the label's patches from the start
+])
+def test_which_side_outputs_each_objective_reads(objective, target, ready, student_sides,
+                                                 teacher_sides):
+    config = LossConfig(objective=objective, ddl_target=target)
+    assert student_reads_side_outputs(config, teacher_ready=ready) == student_sides
+    assert teacher_reads_side_outputs(config) == teacher_sides
+
+
+@pytest.mark.parametrize("objective", ["dice", "pskd", "dskd"])
+def test_skipping_unread_side_outputs_leaves_the_loss_unchanged(batch, objective):
+    images, masks = batch
+    torch.manual_seed(1)
+    student, teacher = UNet(depth=2, width=4), UNet(depth=2, width=4).eval()
+    config = LossConfig(objective=objective)
+    with torch.no_grad():
+        full_teacher = teacher(images)
+        lean_teacher = teacher(images, with_side_outputs=teacher_reads_side_outputs(config))
+    full = compute_objective(student(images), full_teacher, masks, config=config, alpha_t=0.3)
+    lean = compute_objective(
+        student(images, with_side_outputs=student_reads_side_outputs(config, teacher_ready=True)),
+        lean_teacher, masks, config=config, alpha_t=0.3)
+    assert torch.equal(full.total, lean.total)

@@ -24,7 +24,14 @@ from dskd.losses.distribution import deep_distribution_loss
 from dskd.losses.self_distillation import pixel_self_distillation_loss
 from dskd.models.unet import UNetOutput
 
-__all__ = ["LossTerms", "compute_objective", "deep_supervision_weights", "needs_teacher"]
+__all__ = [
+    "LossTerms",
+    "compute_objective",
+    "deep_supervision_weights",
+    "needs_teacher",
+    "student_reads_side_outputs",
+    "teacher_reads_side_outputs",
+]
 
 _USES_DDL = {"ddl", "dskd"}
 _USES_PSDL = {"pskd", "dskd"}
@@ -43,6 +50,19 @@ def needs_teacher(config: LossConfig) -> bool:
     return config.objective in _USES_PSDL or (
         config.objective in _USES_DDL and config.ddl_target == "teacher"
     )
+
+
+def student_reads_side_outputs(config: LossConfig, *, teacher_ready: bool) -> bool:
+    """Whether this step's objective reads the student's side outputs (else the network can skip
+    its side heads: nothing downstream depends on them, so the step computes the same loss)."""
+    if config.objective == "deep_supervision":
+        return True
+    return config.objective in _USES_DDL and (config.ddl_target == "label" or teacher_ready)
+
+
+def teacher_reads_side_outputs(config: LossConfig) -> bool:
+    """Whether the objective reads the teacher's side outputs (only the DDL against the teacher)."""
+    return config.objective in _USES_DDL and config.ddl_target == "teacher"
 
 
 def deep_supervision_weights(num_outputs: int, decay: float) -> list[float]:

@@ -1,0 +1,57 @@
+"""Started by tests/test_distributed.py under torchrun (2 processes, gloo), after a plain
+`torchrun ... -m dskd train` made OUT/straight. In one launch, to keep the test fast (a process
+joins one process group in its life, as `dskd train` does), it calls what `dskd train` calls:
+
+1. fit into OUT/straight again, which every process must refuse (the folder holds a run);
+2. fit into OUT/resumed, interrupted (Ctrl-C) at the start of its second epoch;
+3. fit with resume=True of that run.
+
+Each process writes OUT/rank<R>.json with what it saw.
+    python -m torch.distributed.run --standalone --nproc_per_node 2 tests/torchrun_driver.py CONFIG OUT
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import dskd.train as train_module
+from dskd.config import load_config
+from dskd.distributed import process_group, world_from_env
+from dskd.errors import DskdError
+
+
+def _interrupting_second_epoch(real):
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return interrupted
+
+
+def main(config_path: str, out: Path) -> None:
+    config = load_config(config_path)
+    seen: dict[str, object] = {}
+    with process_group(world_from_env(os.environ), backend="gloo") as world:
+        try:
+            train_module.fit(config, out / "straight", world=world)
+        except DskdError as error:
+            seen["refused"] = str(error)
+        real = train_module.train_one_epoch
+        train_module.train_one_epoch = _interrupting_second_epoch(real)
+        try:
+            train_module.fit(config, out / "resumed", world=world)
+        except KeyboardInterrupt:
+            seen["interrupted"] = True
+        train_module.train_one_epoch = real
+        train_module.fit(config, out / "resumed", resume=True, world=world)
+        seen["world"] = [world.rank, world.size]
+    (out / f"rank{world.rank}.json").write_text(json.dumps(seen))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))
