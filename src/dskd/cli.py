@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
     p.add_argument("--amp", action="store_true",
                    help="torch backend: bf16 autocast (for GPUs; slow on CPUs without bf16 units)")
-    p.add_argument("--channels-last", action="store_true", help="torch backend: channels-last memory layout")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="torch backend: channels-last memory layout (default; 1.5-2x faster on CPUs)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
     p.add_argument("--tta", action="store_true", help="average over the four flips (4x slower)")
     p.add_argument("--window", type=int, default=512,

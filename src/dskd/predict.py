@@ -100,7 +100,7 @@ def _is_within(path: Path, folder: Path | None) -> bool:
 
 
 def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
-             amp: bool = False, channels_last: bool = False, threads: int = 0) -> tuple[Net, float]:
+             amp: bool = False, channels_last: bool = True, threads: int = 0) -> tuple[Net, float]:
     """(backend net, decision threshold) from a checkpoint (torch) or an exported model (onnxruntime)."""
     model_path = Path(model_path)
     if backend not in BACKENDS:
@@ -129,7 +129,7 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
 
 def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
-                  amp: bool = False, channels_last: bool = False, threads: int = 0, tta: bool = False,
+                  amp: bool = False, channels_last: bool = True, threads: int = 0, tta: bool = False,
                   window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
                   overlays: bool = True, video: VideoFormat | None = None) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
