@@ -205,3 +205,17 @@ def test_memory_stays_flat_over_a_long_cine(checkpoint, tmp_path):
         finally:
             tracemalloc.stop()
     assert peaks[140] < peaks[20] + 60_000, peaks
+
+
+def test_model_trained_on_green_channel_reads_green(tmp_path):
+    from dskd.checkpoint import load_checkpoint, save_checkpoint
+    from dskd.config import config_to_dict, load_config
+    from dskd.models import build_model
+    from dskd.predict import load_net
+
+    config = load_config(None, ["data.layout=drive"])
+    path = tmp_path / "m.pt"
+    save_checkpoint({"config": config_to_dict(config), "model": build_model(config.model).state_dict()},
+                    path)
+    assert load_checkpoint(path)["config"]["data"]["layout"] == "drive"
+    assert load_net(path)[2] == "green"

@@ -20,7 +20,9 @@ import torch
 from tqdm import tqdm
 
 from dskd.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet
+from dskd.data.io import GrayRule
 from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
+from dskd.data.readers import gray_rule
 from dskd.errors import CheckpointError, DataError, DskdError
 from dskd.inference import check_window, frame_probabilities
 from dskd.outputs import OutputWriter, VideoFormat, check_video_support
@@ -100,8 +102,10 @@ def _is_within(path: Path, folder: Path | None) -> bool:
 
 
 def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
-             amp: bool = False, channels_last: bool = True, threads: int = 0) -> tuple[Net, float]:
-    """(backend net, decision threshold) from a checkpoint (torch) or an exported model (onnxruntime)."""
+             amp: bool = False, channels_last: bool = True, threads: int = 0
+             ) -> tuple[Net, float, GrayRule]:
+    """(backend net, decision threshold, colour-to-gray rule of its training data) from a
+    checkpoint (torch) or an exported model (onnxruntime)."""
     model_path = Path(model_path)
     if backend not in BACKENDS:
         raise DskdError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
@@ -113,7 +117,8 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
         if device != "cpu" or amp:
             raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
         net = OnnxNet(model_path, threads=threads)
-        return net, net.threshold
+        layout = net.metadata.get("config", {}).get("data", {}).get("layout", "folder")
+        return net, net.threshold, gray_rule(layout)
     if is_onnx:
         raise CheckpointError(f"{model_path}: an ONNX model; add --backend onnxruntime")
     from dskd.checkpoint import load_model
@@ -121,10 +126,10 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
     torch_device = torch.device(device)
     if torch_device.type == "cuda" and not torch.cuda.is_available():
         raise DskdError("--device cuda: no CUDA device is available here; use --device cpu")
-    model, _, threshold = load_model(model_path)
+    model, config, threshold = load_model(model_path)
     net = TorchNet(model, torch_device, channels_last=channels_last,
                    autocast_dtype=torch.bfloat16 if amp else None)
-    return net, threshold
+    return net, threshold, gray_rule(config.data.layout)
 
 
 def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
@@ -142,7 +147,7 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
     if threshold is not None and not 0.0 < threshold < 1.0:
         raise DskdError(f"--threshold {threshold} must be in (0, 1)")
     out_dir = Path(out_dir)
-    net, model_threshold = load_net(model_path, backend=backend, device=device, amp=amp,
+    net, model_threshold, gray = load_net(model_path, backend=backend, device=device, amp=amp,
                                     channels_last=channels_last, threads=threads)
     items = collect_inputs(inputs, exclude=out_dir)
     threshold = model_threshold if threshold is None else threshold
@@ -162,8 +167,8 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
         rows = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
         rows.writeheader()
         for info, key in probed:
-            settings = dict(threshold=threshold, tta=tta, window=window, probabilities=probabilities,
-                            overlays=overlays, video=video)
+            settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
+                            probabilities=probabilities, overlays=overlays, video=video)
             try:
                 _predict_one(net, info, out_dir / key, rows, bar, **settings)
             except DataError as error:
@@ -182,15 +187,15 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
 
 
 def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm, *,
-                 threshold: float, tta: bool, window: int | None, probabilities: bool, overlays: bool,
-                 video: VideoFormat | None) -> None:
+                 threshold: float, gray: GrayRule, tta: bool, window: int | None,
+                 probabilities: bool, overlays: bool, video: VideoFormat | None) -> None:
     """Stream one file's frames through the net into its OutputWriter and summary rows."""
     writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
                           probabilities=probabilities, overlays=overlays, video=video,
                           fps=info.fps or DEFAULT_FPS)
     index = 0
     try:
-        for index, image in enumerate(iter_frames(info), start=1):
+        for index, image in enumerate(iter_frames(info, gray=gray), start=1):
             tick = time.perf_counter()
             probs = frame_probabilities(net, image, tta=tta, window=window)
             mask = probs >= threshold

@@ -108,6 +108,20 @@ def test_multi_page_tiff_and_rgb_page(tmp_path):
     assert frame[0, 1] == pytest.approx(0.299, abs=1e-3)
 
 
+def test_colour_frames_follow_the_models_gray_rule(tmp_path):
+    # A model trained on DRIVE's green channel must see the green channel at predict time too.
+    rgb = np.zeros((2, 2, 3), np.uint8)
+    rgb[..., 1] = 200
+    rgb[..., 0] = 40
+    Image.fromarray(rgb).save(tmp_path / "c.png")
+    tifffile.imwrite(tmp_path / "c.tif", rgb, photometric="rgb")
+    for name in ("c.png", "c.tif"):
+        (green,) = list(iter_frames(probe(tmp_path / name), gray="green"))
+        (luma,) = list(iter_frames(probe(tmp_path / name)))
+        assert np.allclose(green, 200 / 255)
+        assert np.allclose(luma, (0.299 * 40 + 0.587 * 200) / 255, atol=1e-6)
+
+
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".pgm", ".ppm", ".bmp"])
 def test_plain_images_are_one_frame(tmp_path, suffix):
     values = np.tile(np.arange(0, 250, 50, dtype=np.uint8), (3, 1))

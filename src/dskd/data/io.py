@@ -21,7 +21,16 @@ from PIL import Image, UnidentifiedImageError
 
 from dskd.errors import DataError
 
-__all__ = ["read_image", "read_mask", "write_png", "IMAGE_SUFFIXES", "GRAY_RULES", "GrayRule"]
+__all__ = [
+    "read_image",
+    "read_mask",
+    "to_unit_gray",
+    "color_to_gray",
+    "write_png",
+    "IMAGE_SUFFIXES",
+    "GRAY_RULES",
+    "GrayRule",
+]
 
 IMAGE_SUFFIXES = (".png", ".pgm", ".ppm", ".pbm", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 
@@ -66,7 +75,7 @@ def _open_array(path: Path) -> np.ndarray:
     return array
 
 
-def _to_gray(array: np.ndarray, rule: GrayRule = "luma") -> np.ndarray:
+def color_to_gray(array: np.ndarray, rule: GrayRule = "luma") -> np.ndarray:
     """(H, W) or (H, W, C) -> (H, W); colour by BT.601 luma or the green channel, alpha dropped."""
     if array.ndim == 2:
         return array
@@ -78,15 +87,19 @@ def _to_gray(array: np.ndarray, rule: GrayRule = "luma") -> np.ndarray:
     return array[..., 0]
 
 
-def read_image(path: str | Path, *, gray: GrayRule = "luma") -> np.ndarray:
-    """An image as float32 (H, W) in [0, 1]: integers divided by their type's maximum (8 or 16 bit),
-    colour converted by `gray` ("luma" or "green"), floats clipped to [0, 1]."""
+def to_unit_gray(array: np.ndarray, *, gray: GrayRule = "luma") -> np.ndarray:
+    """float32 (H, W) in [0, 1] from an (H, W), (H, W, C) or planar (C, H, W) pixel array:
+    integers divided by their type's maximum (8 or 16 bit), colour converted by `gray` ("luma" or
+    "green"), floats clipped to [0, 1]. The rule of every image dskd reads, files and frames alike.
+    """
     if gray not in GRAY_RULES:
         raise DataError(f"gray={gray!r} is not a conversion rule; valid: {', '.join(GRAY_RULES)}")
-    path = Path(path)
-    array = _open_array(path)
+    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+        array = np.moveaxis(array, 0, -1)  # planar (C, H, W) -> (H, W, C)
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise DataError(f"expected a 2-D image, got an array of shape {array.shape}")
     dtype = array.dtype
-    gray_array = _to_gray(array, gray)
+    gray_array = color_to_gray(array, gray)
     if np.issubdtype(dtype, np.integer):
         if dtype in (np.int32, np.uint32, np.int64, np.uint64):
             # 32-bit integer images (Pillow mode "I") have no conventional full scale.
@@ -97,6 +110,13 @@ def read_image(path: str | Path, *, gray: GrayRule = "luma") -> np.ndarray:
     elif dtype == np.bool_:
         gray_array = gray_array.astype(np.float64)
     return np.clip(gray_array, 0.0, 1.0).astype(np.float32)
+
+
+def read_image(path: str | Path, *, gray: GrayRule = "luma") -> np.ndarray:
+    """An image file as float32 (H, W) in [0, 1], by the rule of `to_unit_gray`."""
+    if gray not in GRAY_RULES:
+        raise DataError(f"gray={gray!r} is not a conversion rule; valid: {', '.join(GRAY_RULES)}")
+    return to_unit_gray(_open_array(Path(path)), gray=gray)
 
 
 def _read_label_map(path: Path, foreground_label: int) -> np.ndarray:
@@ -124,7 +144,7 @@ def read_mask(path: str | Path, *, foreground_label: int | None = None) -> np.nd
     path = Path(path)
     if foreground_label is not None:
         return _read_label_map(path, foreground_label)
-    gray = _to_gray(_open_array(path)).astype(np.float64)
+    gray = color_to_gray(_open_array(path)).astype(np.float64)
     top = gray.max()
     if top <= 0:
         return np.zeros(gray.shape, dtype=bool)

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dskd.data.io import IMAGE_SUFFIXES, read_image
+from dskd.data.io import IMAGE_SUFFIXES, GrayRule, color_to_gray, read_image, to_unit_gray
 from dskd.errors import DataError
 
 __all__ = [
@@ -37,13 +37,11 @@ __all__ = [
     "is_media_file",
     "probe",
     "iter_frames",
-    "unit_gray",
 ]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
 MEDIA_SUFFIXES = tuple(IMAGE_SUFFIXES) + DICOM_SUFFIXES
-_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as read_image
 
 
 @dataclass(frozen=True)
@@ -79,26 +77,6 @@ def is_media_file(path: str | Path) -> bool:
 def _reason(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
-
-
-def unit_gray(array: np.ndarray) -> np.ndarray:
-    """An array as float32 (H, W) in [0, 1] by read_image's rule (which works on paths; TIFF pages
-    arrive as arrays): integers divided by their type's maximum, colour to luma, floats clipped.
-
-    array: (H, W), (H, W, C) or planar (C, H, W) with C in 3..4.
-    """
-    if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
-        array = np.moveaxis(array, 0, -1)
-    if array.ndim == 3:
-        gray = array[..., :3].astype(np.float64) @ _LUMA if array.shape[2] >= 3 else array[..., 0]
-    elif array.ndim == 2:
-        gray = array
-    else:
-        raise DataError(f"expected a 2-D frame, got an array of shape {array.shape}")
-    if np.issubdtype(array.dtype, np.integer):
-        scale = float(np.iinfo(array.dtype).max) if array.dtype != np.int32 else float(max(gray.max(), 1))
-        gray = gray.astype(np.float64) / scale
-    return np.clip(gray, 0.0, 1.0).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------- DICOM
@@ -170,7 +148,7 @@ def _dicom_output_range(ds: Any) -> tuple[float, float]:
     return float(ends[0]), float(ends[1])
 
 
-def _dicom_frames(path: Path) -> Iterator[np.ndarray]:
+def _dicom_frames(path: Path, gray: GrayRule) -> Iterator[np.ndarray]:
     from pydicom.pixels import apply_modality_lut, apply_voi_lut, iter_pixels
 
     ds = _read_dicom_header(path)
@@ -182,8 +160,8 @@ def _dicom_frames(path: Path) -> Iterator[np.ndarray]:
     for raw in iter_pixels(path):
         if monochrome:
             values = apply_voi_lut(apply_modality_lut(raw, ds), ds, prefer_lut=True)
-        else:  # RGB (YBR is converted by iter_pixels): luma of the stored values
-            values = raw[..., :3].astype(np.float64) @ _LUMA if raw.ndim == 3 else raw
+        else:  # RGB (YBR is converted by iter_pixels): the stored values by the gray rule
+            values = color_to_gray(raw, gray)
         unit = np.clip((np.asarray(values, dtype=np.float64) - low) / span, 0.0, 1.0)
         if photometric == "MONOCHROME1":  # 0 is white: invert so every frame shows vessels dark
             unit = 1.0 - unit
@@ -232,13 +210,13 @@ def _probe_tiff(path: Path) -> MediaInfo:
     return MediaInfo(path, "tiff", n_frames, int(shape[0]), int(shape[1]))
 
 
-def _tiff_frames(path: Path) -> Iterator[np.ndarray]:
+def _tiff_frames(path: Path, gray: GrayRule) -> Iterator[np.ndarray]:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         tif.pages.cache = False  # keep no page objects behind us: thousands of pages stay cheap
         for index in range(len(tif.pages)):
-            yield unit_gray(tif.pages[index].asarray())
+            yield to_unit_gray(tif.pages[index].asarray(), gray=gray)
 
 
 # ----------------------------------------------------------------------------------------- other
@@ -271,16 +249,18 @@ def probe(path: str | Path) -> MediaInfo:
                     " or a DICOM file")
 
 
-def iter_frames(info: MediaInfo) -> Iterator[np.ndarray]:
-    """The frames of a probed file, float32 (H, W) in [0, 1], read one at a time.
+def iter_frames(info: MediaInfo, *, gray: GrayRule = "luma") -> Iterator[np.ndarray]:
+    """The frames of a probed file, float32 (H, W) in [0, 1], read one at a time; colour frames
+    converted by `gray` (the rule the model was trained with: dskd.data.readers.gray_rule).
 
     Raises DataError naming the file and frame when a frame cannot be decoded or does not have
     the size the header announced.
     """
     if info.kind == "image":
-        yield read_image(info.path)
+        yield read_image(info.path, gray=gray)
         return
-    frames = _dicom_frames(info.path) if info.kind == "dicom" else _tiff_frames(info.path)
+    frames = (_dicom_frames(info.path, gray) if info.kind == "dicom"
+              else _tiff_frames(info.path, gray))
     index = 0
     while True:
         try:
