@@ -1,6 +1,6 @@
 import pytest
 
-from dskd.config import Config, load_config, save_config
+from dskd.config import Config, load_config, replace, save_config
 from dskd.errors import ConfigError
 
 
@@ -62,3 +62,34 @@ def test_missing_and_invalid_yaml(tmp_path):
     bad.write_text("model: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_base_file_is_merged_under_the_config(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "base.yaml").write_text(
+        "data:\n  root: data\n  crop_size: 64\nmodel:\n  width: 16\noptim:\n  lr: 0.01\n")
+    child = tmp_path / "sub" / "child.yaml"
+    child.write_text("base: ../base.yaml\nmodel:\n  width: 8\n")
+    config = load_config(child)
+    assert config.model.width == 8 and config.data.crop_size == 64 and config.optim.lr == 0.01
+    assert config.data.root == str((tmp_path / "data").resolve())  # relative to the base file
+
+
+def test_base_loops_and_missing_bases_are_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="in a loop"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: nope.yaml\n")
+    with pytest.raises(ConfigError, match="nope.yaml: config file not found"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    configs = Path(__file__).parent.parent / "configs"
+    for path in sorted(configs.glob("*.yaml")):
+        load_config(path)
+    fast, full = load_config(configs / "cimat-fast.yaml"), load_config(configs / "cimat.yaml")
+    assert fast.model.width == 8 and replace(fast, model={"width": 16}) == full
