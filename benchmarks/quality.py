@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--runs", default="runs/benchmarks", help="folder for the training runs")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--results", default=str(RESULTS), help="folder for <name>.json and .md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -152,9 +153,10 @@ def main() -> None:
             [f"--config {args.config}", f"--name {args.name}", "--methods", *args.methods, "--seeds",
              *map(str, args.seeds), *[f"--set {s}" for s in args.set]]),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.name}.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / f"{args.name}.md").write_text(markdown(report))
+    results_dir = Path(args.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    (results_dir / f"{args.name}.md").write_text(markdown(report))
     print(markdown(report))
 
 
