@@ -37,18 +37,34 @@ RESULTS = Path(__file__).parent / "results"
 log = logging.getLogger("quality")
 
 
-def run_one(config: Config, run_dir: Path) -> dict[str, dict[str, float]]:
-    """Train (or resume, or reuse) one run and score it on the test split; per-image rows by name."""
-    test_dir = run_dir / "test"
-    if not (test_dir / "summary.json").exists():
-        log_csv = run_dir / "log.csv"
-        finished = log_csv.exists() and len(log_csv.read_text().splitlines()) - 1 >= config.optim.epochs
-        if not finished:
-            fit(config, run_dir, resume=(run_dir / "last.pt").exists())
-        evaluate_checkpoint(run_dir / "best.pt", config.data.root, test_dir, layout=config.data.layout,
-                            split_file=config.data.split_file, split_part="test")
-    with open(test_dir / "per_image.csv") as handle:
-        return {row["name"]: {m: float(row[m]) for m in METRICS} for row in csv.DictReader(handle)}
+def run_one(config: Config, run_dir: Path) -> tuple[dict, dict]:
+    """Train (or resume, or reuse) one run and score it on the test split.
+
+    Returns the per-image rows by name at the threshold chosen on validation (the protocol), and
+    at the fixed threshold 0.5 (the figure the issue's target is stated in).
+    """
+    log_csv = run_dir / "log.csv"
+    finished = log_csv.exists() and len(log_csv.read_text().splitlines()) - 1 >= config.optim.epochs
+    if not finished:
+        fit(config, run_dir, resume=(run_dir / "last.pt").exists())
+    rows = []
+    for test_dir, threshold in ((run_dir / "test", None), (run_dir / "test-t0.5", 0.5)):
+        if not (test_dir / "summary.json").exists():
+            evaluate_checkpoint(run_dir / "best.pt", config.data.root, test_dir,
+                                layout=config.data.layout, split_file=config.data.split_file,
+                                split_part="test", threshold=threshold)
+        with open(test_dir / "per_image.csv") as handle:
+            rows.append({row["name"]: {m: float(row[m]) for m in METRICS}
+                         for row in csv.DictReader(handle)})
+    return rows[0], rows[1]
+
+
+def _relative(path: str | None) -> str:
+    """The path relative to the working directory when it lies below it (portable results)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except (TypeError, ValueError):
+        return str(path)
 
 
 def training_seconds(run_dir: Path) -> float:
@@ -73,15 +89,19 @@ def seed_average(per_seed: list[dict]) -> dict:
 
 def markdown(report: dict) -> str:
     methods = list(report["results"])
-    head = "| method | " + " | ".join(METRICS) + " | train time / run |"
+    head = "| method | " + " | ".join(METRICS) + " | dice @ 0.5 | threshold | train time / run |"
     lines = [f"# {report['name']}", "", report["protocol"], "",
              f"Budget per run: {report['budget']}.", "", head,
-             "|" + "---|" * (len(METRICS) + 2)]
+             "|" + "---|" * (len(METRICS) + 4)]
     for method in methods:
         res = report["results"][method]
-        cells = [f"{res[m]['mean']:.4f} ± {res[m]['std']:.4f}" for m in METRICS]
-        lines.append(f"| {method} | " + " | ".join(cells) + f" | {res['train_minutes']:.1f} min |")
-    lines += ["", "Mean ± std over seeds of the per-image mean on the test split.", "",
+        cells = [f"{res[m]['mean']:.4f} ± {res[m]['std']:.4f}" for m in (*METRICS, "dice_at_0.5")]
+        thresholds = ", ".join(f"{t:.2f}" for t in res["thresholds"])
+        lines.append(f"| {method} | " + " | ".join(cells)
+                     + f" | {thresholds} | {res['train_minutes']:.1f} min |")
+    lines += ["", "Mean ± std over seeds of the per-image mean on the test split; 'dice @ 0.5' is "
+              "the same checkpoint scored at the fixed threshold 0.5; 'threshold' lists the "
+              "validation-chosen threshold of each seed.", "",
               "Paired per-image comparison (each image's metric averaged over seeds; two-sided "
               "Wilcoxon signed-rank test):", "", "| comparison | metric | mean difference | p | "
               "images better / worse |", "|---|---|---|---|---|"]
@@ -108,6 +128,8 @@ def main() -> None:
 
     started = time.perf_counter()
     per_method: dict[str, list[dict]] = {}
+    at_half: dict[str, list[dict]] = {}
+    thresholds: dict[str, list[float]] = {}
     minutes: dict[str, list[float]] = {}
     config = None
     for method in args.methods:
@@ -115,7 +137,11 @@ def main() -> None:
             config = load_config(args.config, [*args.set, f"loss.objective={method}", f"run.seed={seed}"])
             run_dir = Path(args.runs) / args.name / f"{method}-seed{seed}"
             log.info("%s seed %d -> %s", method, seed, run_dir)
-            per_method.setdefault(method, []).append(run_one(config, run_dir))
+            chosen, fixed = run_one(config, run_dir)
+            per_method.setdefault(method, []).append(chosen)
+            at_half.setdefault(method, []).append(fixed)
+            summary = json.loads((run_dir / "test" / "summary.json").read_text())
+            thresholds.setdefault(method, []).append(float(summary["threshold"]))
             minutes.setdefault(method, []).append(training_seconds(run_dir) / 60)
 
     results = {}
@@ -124,6 +150,10 @@ def main() -> None:
                       for m in METRICS}
         results[method] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "per_seed": v}
                            for m, v in seed_means.items()}
+        half = [float(np.mean([r["dice"] for r in rows.values()])) for rows in at_half[method]]
+        results[method]["dice_at_0.5"] = {"mean": float(np.mean(half)), "std": float(np.std(half)),
+                                          "per_seed": half}
+        results[method]["thresholds"] = thresholds[method]
         results[method]["train_minutes"] = float(np.mean(minutes[method]))
     comparisons = {}
     if "dskd" in per_method:
@@ -136,7 +166,7 @@ def main() -> None:
     d, o = config.data, config.optim
     report = {
         "name": args.name,
-        "protocol": (f"Train on the 'train' part of {d.split_file}, choose the checkpoint (best "
+        "protocol": (f"Train on the 'train' part of {_relative(d.split_file)}, choose the checkpoint (best "
                      f"validation Dice) and the threshold (policy: {config.run.threshold}) on its "
                      "'val' part, score once on its 'test' part. Per-image metrics at that threshold."),
         "budget": (f"{o.epochs} epochs x {d.samples_per_epoch} random {d.crop_size}-px crops, batch "
@@ -146,7 +176,8 @@ def main() -> None:
         "comparisons": comparisons,
         "config": args.config,
         "overrides": args.set,
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        "machine": f"{platform.processor() or platform.machine()}, "
+                   f"{config.run.threads or torch.get_num_threads()} threads per run, "
                    f"torch {torch.__version__}",
         "wall_minutes": round((time.perf_counter() - started) / 60, 1),
         "command": "python benchmarks/quality.py " + " ".join(
