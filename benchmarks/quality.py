@@ -33,6 +33,8 @@ from dskd.evaluate import evaluate_checkpoint
 from dskd.train import fit
 
 METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity", "precision")
+# Figures of the evaluation suite reported beside them (per-image means from test/summary.json).
+EXTRA = ("auc_roc", "average_precision", "cldice", "betti_0_error", "betti_1_error", "hd95", "assd")
 RESULTS = Path(__file__).parent / "results"
 log = logging.getLogger("quality")
 
@@ -102,6 +104,14 @@ def markdown(report: dict) -> str:
     lines += ["", "Mean ± std over seeds of the per-image mean on the test split; 'dice @ 0.5' is "
               "the same checkpoint scored at the fixed threshold 0.5; 'threshold' lists the "
               "validation-chosen threshold of each seed.", "",
+              "| method | " + " | ".join(EXTRA) + " |", "|" + "---|" * (len(EXTRA) + 1)]
+    for method in methods:
+        res = report["results"][method]
+        lines.append(f"| {method} | " + " | ".join(
+            f"{res[m]['mean']:.3f} ± {res[m]['std']:.3f}" for m in EXTRA) + " |")
+    lines += ["", "Topology and distance figures at the same threshold (docs/evaluation.md): AUC-ROC "
+              "and average precision from the probabilities, clDice, Betti-0/1 errors (components, "
+              "loops), HD95 and ASSD in pixels.", "",
               "Paired per-image comparison (each image's metric averaged over seeds; two-sided "
               "Wilcoxon signed-rank test):", "", "| comparison | metric | mean difference | p | "
               "images better / worse |", "|---|---|---|---|---|"]
@@ -130,6 +140,7 @@ def main() -> None:
     per_method: dict[str, list[dict]] = {}
     at_half: dict[str, list[dict]] = {}
     thresholds: dict[str, list[float]] = {}
+    extra: dict[str, list[dict]] = {}
     minutes: dict[str, list[float]] = {}
     config = None
     for method in args.methods:
@@ -142,6 +153,8 @@ def main() -> None:
             at_half.setdefault(method, []).append(fixed)
             summary = json.loads((run_dir / "test" / "summary.json").read_text())
             thresholds.setdefault(method, []).append(float(summary["threshold"]))
+            extra.setdefault(method, []).append(
+                {m: float(summary["per_image"][m]["mean"]) for m in EXTRA})
             minutes.setdefault(method, []).append(training_seconds(run_dir) / 60)
 
     results = {}
@@ -153,6 +166,10 @@ def main() -> None:
         half = [float(np.mean([r["dice"] for r in rows.values()])) for rows in at_half[method]]
         results[method]["dice_at_0.5"] = {"mean": float(np.mean(half)), "std": float(np.std(half)),
                                           "per_seed": half}
+        for m in EXTRA:
+            values = [figures[m] for figures in extra[method]]
+            results[method][m] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
+                                  "per_seed": values}
         results[method]["thresholds"] = thresholds[method]
         results[method]["train_minutes"] = float(np.mean(minutes[method]))
     comparisons = {}
