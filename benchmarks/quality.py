@@ -43,7 +43,7 @@ def run_one(config: Config, run_dir: Path) -> tuple[dict, dict]:
     """Train (or resume, or reuse) one run and score it on the test split.
 
     Returns the per-image rows by name at the threshold chosen on validation (the protocol), and
-    at the fixed threshold 0.5 (the figure the issue's target is stated in).
+    at the fixed threshold 0.5 (the figure our Dice target is stated at).
     """
     log_csv = run_dir / "log.csv"
     finished = log_csv.exists() and len(log_csv.read_text().splitlines()) - 1 >= config.optim.epochs
