@@ -22,6 +22,7 @@ import json
 import logging
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,26 +40,40 @@ RESULTS = Path(__file__).parent / "results"
 log = logging.getLogger("quality")
 
 
-def run_one(config: Config, run_dir: Path) -> tuple[dict, dict]:
-    """Train (or resume, or reuse) one run and score it on the test split.
+@dataclass(frozen=True)
+class RunScore:
+    """One scored run. rows: per-image METRICS by image name at the threshold chosen on
+    validation (the protocol); rows_at_half: the same at the fixed threshold 0.5 (the figure our
+    Dice target is stated at); extra: the per-image means of EXTRA at the chosen threshold."""
 
-    Returns the per-image rows by name at the threshold chosen on validation (the protocol), and
-    at the fixed threshold 0.5 (the figure our Dice target is stated at).
-    """
+    rows: dict[str, dict[str, float]]
+    rows_at_half: dict[str, dict[str, float]]
+    threshold: float
+    extra: dict[str, float]
+    train_minutes: float
+
+
+def _read_rows(test_dir: Path) -> dict[str, dict[str, float]]:
+    with open(test_dir / "per_image.csv") as handle:
+        return {row["name"]: {m: float(row[m]) for m in METRICS} for row in csv.DictReader(handle)}
+
+
+def run_one(config: Config, run_dir: Path) -> RunScore:
+    """Train (or resume, or reuse) one run and score it on the test split (scores are reused)."""
     log_csv = run_dir / "log.csv"
     finished = log_csv.exists() and len(log_csv.read_text().splitlines()) - 1 >= config.optim.epochs
     if not finished:
         fit(config, run_dir, resume=(run_dir / "last.pt").exists())
-    rows = []
     for test_dir, threshold in ((run_dir / "test", None), (run_dir / "test-t0.5", 0.5)):
         if not (test_dir / "summary.json").exists():
             evaluate_checkpoint(run_dir / "best.pt", config.data.root, test_dir,
                                 layout=config.data.layout, split_file=config.data.split_file,
                                 split_part="test", threshold=threshold)
-        with open(test_dir / "per_image.csv") as handle:
-            rows.append({row["name"]: {m: float(row[m]) for m in METRICS}
-                         for row in csv.DictReader(handle)})
-    return rows[0], rows[1]
+    summary = json.loads((run_dir / "test" / "summary.json").read_text())
+    return RunScore(rows=_read_rows(run_dir / "test"), rows_at_half=_read_rows(run_dir / "test-t0.5"),
+                    threshold=float(summary["threshold"]),
+                    extra={m: float(summary["per_image"][m]["mean"]) for m in EXTRA},
+                    train_minutes=training_seconds(run_dir) / 60)
 
 
 def _relative(path: str | None) -> str:
@@ -137,46 +152,32 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     started = time.perf_counter()
-    per_method: dict[str, list[dict]] = {}
-    at_half: dict[str, list[dict]] = {}
-    thresholds: dict[str, list[float]] = {}
-    extra: dict[str, list[dict]] = {}
-    minutes: dict[str, list[float]] = {}
+    per_method: dict[str, list[RunScore]] = {}
     config = None
     for method in args.methods:
         for seed in args.seeds:
             config = load_config(args.config, [*args.set, f"loss.objective={method}", f"run.seed={seed}"])
             run_dir = Path(args.runs) / args.name / f"{method}-seed{seed}"
             log.info("%s seed %d -> %s", method, seed, run_dir)
-            chosen, fixed = run_one(config, run_dir)
-            per_method.setdefault(method, []).append(chosen)
-            at_half.setdefault(method, []).append(fixed)
-            summary = json.loads((run_dir / "test" / "summary.json").read_text())
-            thresholds.setdefault(method, []).append(float(summary["threshold"]))
-            extra.setdefault(method, []).append(
-                {m: float(summary["per_image"][m]["mean"]) for m in EXTRA})
-            minutes.setdefault(method, []).append(training_seconds(run_dir) / 60)
+            per_method.setdefault(method, []).append(run_one(config, run_dir))
+
+    def over_seeds(values: list[float]) -> dict:
+        return {"mean": float(np.mean(values)), "std": float(np.std(values)), "per_seed": values}
 
     results = {}
-    for method, per_seed in per_method.items():
-        seed_means = {m: [float(np.mean([r[m] for r in rows.values()])) for rows in per_seed]
-                      for m in METRICS}
-        results[method] = {m: {"mean": float(np.mean(v)), "std": float(np.std(v)), "per_seed": v}
-                           for m, v in seed_means.items()}
-        half = [float(np.mean([r["dice"] for r in rows.values()])) for rows in at_half[method]]
-        results[method]["dice_at_0.5"] = {"mean": float(np.mean(half)), "std": float(np.std(half)),
-                                          "per_seed": half}
-        for m in EXTRA:
-            values = [figures[m] for figures in extra[method]]
-            results[method][m] = {"mean": float(np.mean(values)), "std": float(np.std(values)),
-                                  "per_seed": values}
-        results[method]["thresholds"] = thresholds[method]
-        results[method]["train_minutes"] = float(np.mean(minutes[method]))
+    for method, runs in per_method.items():
+        results[method] = {m: over_seeds([float(np.mean([r[m] for r in run.rows.values()]))
+                                          for run in runs]) for m in METRICS}
+        results[method]["dice_at_0.5"] = over_seeds(
+            [float(np.mean([r["dice"] for r in run.rows_at_half.values()])) for run in runs])
+        results[method].update({m: over_seeds([run.extra[m] for run in runs]) for m in EXTRA})
+        results[method]["thresholds"] = [run.threshold for run in runs]
+        results[method]["train_minutes"] = float(np.mean([run.train_minutes for run in runs]))
     comparisons = {}
     if "dskd" in per_method:
-        ours = seed_average(per_method["dskd"])
+        ours = seed_average([run.rows for run in per_method["dskd"]])
         for baseline in (m for m in per_method if m != "dskd"):
-            theirs = seed_average(per_method[baseline])
+            theirs = seed_average([run.rows for run in per_method[baseline]])
             comparisons[f"dskd_vs_{baseline}"] = {m: paired(ours, theirs, m) for m in METRICS}
 
     assert config is not None
