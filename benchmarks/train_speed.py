@@ -1,18 +1,24 @@
 """Training speed of a DSKD step against a plain `dice` step of the same network and batch.
 
-Both objectives run side by side in one process, in interleaved rounds (so that a machine that
-slows down or speeds up during the run affects both alike), through the trainer's own
-`train_one_epoch` on batches made in advance (data loading is not timed). The DSKD teacher is
-ready, so every DSKD step runs the teacher: the steady state of epochs 2 and later.
-A second part times the phases of one step (teacher forward, student forward, losses, backward,
-optimiser) for the step as the trainer runs it and for the step as it was before it was made lean
-(teacher with BatchNorm unfolded, side outputs always computed, row-major tensors).
+Both objectives run side by side in one process through the trainer's own `train_one_epoch`, on
+batches made in advance (data loading is not timed), one step of each variant in turn (the order
+reversed every other time). Each DSKD step is compared with the dice step next to it in time, so
+a shared machine that slows down or speeds up affects both sides of a ratio alike; the result is
+the median of these step-by-step ratios with its quartiles. The DSKD teacher is ready, so every DSKD
+step runs the teacher: the steady state of epochs 2 and later.
+
+Also written: the floating-point operations of each step (PyTorch's FlopCounterMode), whose ratio
+is the floor the time ratio can reach when every convolution runs equally fast; and the phases of
+one step (teacher forward, student forward, losses, backward, optimiser) for the step as the
+trainer runs it and as it was before it was made lean (teacher with BatchNorm unfolded, side
+outputs always computed, row-major tensors).
 
     python benchmarks/train_speed.py                      # CPU defaults: U-Net depth 4 width 16,
                                                           # batch 8 of 128 px crops
     python benchmarks/train_speed.py --device cuda --amp  # a GPU, bf16 autocast
+    python benchmarks/train_speed.py --width 8 --name train-speed-w8   # configs/cimat-fast.yaml
 
-Writes benchmarks/results/train-speed.json and train-speed.md (or --out DIR).
+Writes benchmarks/results/NAME.json and NAME.md (NAME: --name, default train-speed; or --out DIR).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from dskd.config import AugmentConfig, LossConfig, ModelConfig
 from dskd.data.cases import CaseArrays
@@ -84,38 +91,70 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_rounds(trainees: dict[str, Trainee], batches: list, *, rounds: int,
-                amp_dtype: torch.dtype | None) -> dict[str, list[float]]:
-    """Seconds per round (one pass over `batches`) of each trainee, rounds interleaved."""
-    def one_round(t: Trainee) -> float:
+def time_paired_steps(trainees: dict[str, Trainee], batches: list, *, steps: int,
+                      amp_dtype: torch.dtype | None) -> dict[str, list[float]]:
+    """Seconds of `steps` training steps of each trainee, one step of each in turn (the order
+    reversed every other time, so that no trainee always runs first)."""
+    def one_step(t: Trainee, batch: tuple[torch.Tensor, ...]) -> float:
         _sync(t.device)
         start = time.perf_counter()
-        train_one_epoch(t.model, t.teacher, batches, t.optimizer, loss_config=t.loss,
+        train_one_epoch(t.model, t.teacher, [batch], t.optimizer, loss_config=t.loss,
                         alpha_t=0.25, device=t.device, amp_dtype=amp_dtype,
                         channels_last=t.channels_last, description="bench")
         _sync(t.device)
         return time.perf_counter() - start
 
     for t in trainees.values():  # warm-up: allocator, oneDNN/cuDNN kernel choice
-        one_round(t)
+        for batch in batches[:3]:
+            one_step(t, batch)
     seconds: dict[str, list[float]] = {name: [] for name in trainees}
-    for _ in range(rounds):
-        for name, t in trainees.items():
-            seconds[name].append(one_round(t))
+    names = list(trainees)
+    for step in range(steps):
+        batch = batches[step % len(batches)]
+        for name in names if step % 2 == 0 else reversed(names):
+            seconds[name].append(one_step(trainees[name], batch))
     return seconds
 
 
-def phase_times(t: Trainee, batches: list, *, lean: bool, amp_dtype: torch.dtype | None,
-                repeats: int) -> dict[str, float]:
-    """Median milliseconds of each phase of one step. lean=False: side outputs always computed
-    (the step before it was made lean); the teacher's folding is set when `t` was built."""
+def paired_ratio(numerator: list[float], denominator: list[float]) -> dict[str, float]:
+    """Median and quartiles of the step-by-step ratios numerator[i] / denominator[i]."""
+    ratios = np.asarray(numerator) / np.asarray(denominator)
+    q1, median, q3 = np.percentile(ratios, [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3)}
+
+
+def step_flops(t: Trainee, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    """Floating-point operations of one training step of `t`: the teacher's forward pass and the
+    student's forward, losses and backward (the optimiser's elementwise update is not counted)."""
+    images, masks = batch
+    images = images.to(t.device)
+    masks = masks.to(t.device)
+    teacher_out = None
+    with FlopCounterMode(display=False) as teacher_counter:
+        if t.teacher is not None:
+            teacher_out = t.teacher(images, with_side_outputs=teacher_reads_side_outputs(t.loss))
+    t.model.train()
+    with FlopCounterMode(display=False) as student_counter:
+        sides = student_reads_side_outputs(t.loss, teacher_ready=t.teacher is not None)
+        student_out = t.model(images, with_side_outputs=sides)
+        terms = compute_objective(student_out, teacher_out, masks, config=t.loss, alpha_t=0.25)
+        terms.total.backward()
+    t.optimizer.zero_grad(set_to_none=True)
+    return {"teacher_forward": float(teacher_counter.get_total_flops()),
+            "student_step": float(student_counter.get_total_flops())}
+
+
+def phase_step(t: Trainee, batch: tuple[torch.Tensor, ...], *, lean: bool,
+               amp_dtype: torch.dtype | None) -> dict[str, float]:
+    """Milliseconds of each phase of one training step of `t`. lean=False: side outputs always
+    computed (the step before it was made lean); the teacher's folding is set when `t` was built."""
     device = t.device
     fmt = torch.channels_last if t.channels_last else torch.contiguous_format
     autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                 else torch.autocast(device.type, enabled=False))
     student_sides = student_reads_side_outputs(t.loss, teacher_ready=True) or not lean
     teacher_sides = teacher_reads_side_outputs(t.loss) or not lean
-    samples: dict[str, list[float]] = {}
+    phases: dict[str, float] = {}
 
     @contextmanager
     def clock(name: str) -> Iterator[None]:
@@ -123,84 +162,96 @@ def phase_times(t: Trainee, batches: list, *, lean: bool, amp_dtype: torch.dtype
         start = time.perf_counter()
         yield
         _sync(device)
-        samples.setdefault(name, []).append(1000 * (time.perf_counter() - start))
+        phases[name] = 1000 * (time.perf_counter() - start)
 
     t.model.train()
-    for step in range(repeats + 1):
-        images, masks = batches[step % len(batches)]
-        images = images.to(device, memory_format=fmt)
-        masks = masks.to(device)
-        with autocast:
-            teacher_out = None
-            if t.teacher is not None:
-                with clock("teacher forward"):
-                    teacher_out = t.teacher(images, with_side_outputs=teacher_sides)
-            with clock("student forward"):
-                student_out = t.model(images, with_side_outputs=student_sides)
-            with clock("losses"):
-                terms = compute_objective(student_out, teacher_out, masks, config=t.loss,
-                                          alpha_t=0.25)
-        t.optimizer.zero_grad(set_to_none=True)
-        with clock("backward"):
-            terms.total.backward()
-        with clock("optimiser"):
-            t.optimizer.step()
-        if step == 0:
-            samples.clear()  # warm-up step
-    phases = {name: statistics.median(values) for name, values in samples.items()}
-    phases["step"] = sum(phases.values())
+    images, masks = batch
+    images = images.to(device, memory_format=fmt)
+    masks = masks.to(device)
+    with autocast:
+        teacher_out = None
+        if t.teacher is not None:
+            with clock("teacher forward"):
+                teacher_out = t.teacher(images, with_side_outputs=teacher_sides)
+        with clock("student forward"):
+            student_out = t.model(images, with_side_outputs=student_sides)
+        with clock("losses"):
+            terms = compute_objective(student_out, teacher_out, masks, config=t.loss, alpha_t=0.25)
+    t.optimizer.zero_grad(set_to_none=True)
+    with clock("backward"):
+        terms.total.backward()
+    with clock("optimiser"):
+        t.optimizer.step()
     return phases
 
 
-def main() -> None:
+def phase_medians(steps_of: dict[str, tuple[Trainee, bool]], batches: list, *, repeats: int,
+                  amp_dtype: torch.dtype | None) -> dict[str, dict[str, float]]:
+    """Median milliseconds of each phase for each (trainee, lean) of `steps_of`, their steps run
+    in alternation after one warm-up step each; "step" is the sum of the phase medians."""
+    samples: dict[str, dict[str, list[float]]] = {name: {} for name in steps_of}
+    for step in range(repeats + 1):
+        for name, (trainee, lean) in steps_of.items():
+            phases = phase_step(trainee, batches[step % len(batches)], lean=lean,
+                                amp_dtype=amp_dtype)
+            for phase, ms in phases.items():
+                if step > 0:
+                    samples[name].setdefault(phase, []).append(ms)
+    medians = {}
+    for name, phases in samples.items():
+        medians[name] = {phase: statistics.median(values) for phase, values in phases.items()}
+        medians[name]["step"] = sum(medians[name].values())
+    return medians
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depth", type=int, default=4)
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds per variant")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps of each variant")
+    parser.add_argument("--batches", type=int, default=10, help="distinct batches, used in turn")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile student and teacher (run.compile; slow warm-up)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    args = parser.parse_args()
+    parser.add_argument("--name", default="train-speed", help="result file name, no suffix")
+    args = parser.parse_args(argv)
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     amp_dtype = torch.bfloat16 if args.amp and device.type == "cuda" else None
     model_config = ModelConfig(depth=args.depth, width=args.width)
-    batches = make_batches(args.steps, args.batch, args.crop)
+    batches = make_batches(args.batches, args.batch, args.crop)
 
     variants = {f"{objective}/{layout}": Trainee(objective, model_config, device,
                                                  channels_last=layout == "channels_last",
                                                  compile=args.compile)
                 for layout in ("channels_last", "row_major") for objective in OBJECTIVES}
-    seconds = time_rounds(variants, batches, rounds=args.rounds, amp_dtype=amp_dtype)
-    images_per_round = args.steps * args.batch
-    results = {name: {"images_per_s": images_per_round / statistics.median(s),
-                      "step_ms": 1000 * statistics.median(s) / args.steps,
-                      "round_seconds": [round(x, 4) for x in s]}
+    seconds = time_paired_steps(variants, batches, steps=args.steps, amp_dtype=amp_dtype)
+    results = {name: {"images_per_s": args.batch / statistics.median(s),
+                      "step_ms": 1000 * statistics.median(s),
+                      "step_seconds": [round(x, 4) for x in s]}
                for name, s in seconds.items()}
-    ratios = {layout: results[f"dskd/{layout}"]["step_ms"] / results[f"dice/{layout}"]["step_ms"]
+    ratios = {layout: paired_ratio(seconds[f"dskd/{layout}"], seconds[f"dice/{layout}"])
               for layout in ("channels_last", "row_major")}
+    flops = {objective: step_flops(variants[f"{objective}/row_major"], batches[0])
+             for objective in OBJECTIVES}
+    flop_floor = sum(flops["dskd"].values()) / sum(flops["dice"].values())
 
-    repeats = max(3, args.steps)
-    breakdown = {
-        "dice (lean, channels-last)": phase_times(variants["dice/channels_last"], batches,
-                                                  lean=True, amp_dtype=amp_dtype, repeats=repeats),
-        "dskd (lean, channels-last)": phase_times(variants["dskd/channels_last"], batches,
-                                                  lean=True, amp_dtype=amp_dtype, repeats=repeats),
-        "dice (before: side outputs, row-major)": phase_times(
-            Trainee("dice", model_config, device, channels_last=False),
-            batches, lean=False, amp_dtype=amp_dtype, repeats=repeats),
-        "dskd (before: unfolded teacher, side outputs, row-major)": phase_times(
+    breakdown = phase_medians({
+        "dice (lean, channels-last)": (variants["dice/channels_last"], True),
+        "dskd (lean, channels-last)": (variants["dskd/channels_last"], True),
+        "dice (before: side outputs, row-major)": (
+            Trainee("dice", model_config, device, channels_last=False), False),
+        "dskd (before: unfolded teacher, side outputs, row-major)": (
             Trainee("dskd", model_config, device, channels_last=False, fold_batchnorm=False),
-            batches, lean=False, amp_dtype=amp_dtype, repeats=repeats),
-    }
+            False),
+    }, batches, repeats=max(3, args.steps // 3), amp_dtype=amp_dtype)
     report = {
         "what": "training step, DSKD vs plain dice objective, same network and batch",
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
@@ -208,16 +259,18 @@ def main() -> None:
                     "device": str(device) if device.type == "cpu"
                     else torch.cuda.get_device_name(device)},
         "settings": {"depth": args.depth, "width": args.width, "crop": args.crop,
-                     "batch": args.batch, "steps_per_round": args.steps, "rounds": args.rounds,
+                     "batch": args.batch, "timed_steps": args.steps, "batches": args.batches,
                      "amp": str(amp_dtype) if amp_dtype else "off", "compile": args.compile},
         "results": results,
         "dskd_over_dice_step_time": ratios,
+        "flops_per_step": flops,
+        "dskd_over_dice_flops": flop_floor,
         "phases_ms": breakdown,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train-speed.json").write_text(json.dumps(report, indent=2))
-    (out / "train-speed.md").write_text(markdown(report))
+    (out / f"{args.name}.json").write_text(json.dumps(report, indent=2))
+    (out / f"{args.name}.md").write_text(markdown(report))
     print(markdown(report))
 
 
@@ -228,8 +281,8 @@ def markdown(report: dict) -> str:
         "",
         f"{m['device']}, {m['threads']} threads, torch {m['torch']}; U-Net depth {s['depth']} "
         f"width {s['width']}, batch {s['batch']} x {s['crop']} px, amp {s['amp']}, "
-        f"compile {'on' if s['compile'] else 'off'}; median of "
-        f"{s['rounds']} interleaved rounds of {s['steps_per_round']} steps.",
+        f"compile {'on' if s['compile'] else 'off'}; medians of {s['timed_steps']} steps of each, "
+        "run in alternation.",
         "",
         "| objective | layout | images/s | ms/step |",
         "|---|---|---:|---:|",
@@ -237,9 +290,17 @@ def markdown(report: dict) -> str:
     for name, r in report["results"].items():
         objective, layout = name.split("/")
         lines.append(f"| {objective} | {layout} | {r['images_per_s']:.1f} | {r['step_ms']:.1f} |")
-    lines += ["", "DSKD step time / dice step time: " + ", ".join(
-        f"{layout} **{ratio:.3f}x**" for layout, ratio in report["dskd_over_dice_step_time"].items()),
-        "", "Phases of one step (median ms):", ""]
+    lines += ["", "DSKD step time / dice step time, median of the step-by-step ratios "
+              "(quartiles): " + ", ".join(
+                  f"{layout} **{r['median']:.3f}x** ({r['q1']:.3f}-{r['q3']:.3f})"
+                  for layout, r in report["dskd_over_dice_step_time"].items())]
+    flops = report["flops_per_step"]
+    lines += ["", "Floating-point operations per step (GFLOP): dice "
+              f"{flops['dice']['student_step'] / 1e9:.2f}; dskd {flops['dskd']['student_step'] / 1e9:.2f}"
+              f" (student) + {flops['dskd']['teacher_forward'] / 1e9:.2f} (teacher forward) = "
+              f"**{report['dskd_over_dice_flops']:.3f}x** dice: the time ratio when every "
+              "convolution runs equally fast.",
+              "", "Phases of one step (median ms):", ""]
     phases = ["teacher forward", "student forward", "losses", "backward", "optimiser", "step"]
     lines += ["| step | " + " | ".join(phases) + " |", "|---|" + "---:|" * len(phases)]
     for name, p in report["phases_ms"].items():
