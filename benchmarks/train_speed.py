@@ -47,29 +47,41 @@ from dskd.losses.objective import (
 )
 from dskd.models.unet import build_model
 from dskd.teacher import Teacher
+from dskd.teacher_maps import TeacherMaps
 from dskd.train import train_one_epoch
 
-OBJECTIVES = ("dice", "dskd")
+WHOLE = "dskd-whole-images"  # DSKD with teacher.runs_on=whole_images
 
 
-def make_batches(steps: int, batch: int, crop: int, seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
-    """`steps` batches of augmented crops of synthetic angiograms (as the trainer would see)."""
+def synthetic_cases(count: int, size: int, seed: int = 0) -> list[CaseArrays]:
+    """`count` synthetic angiograms of size x size, the stand-in for a training set."""
     cases = []
-    for k in range(4):
-        image, mask = synth_angiogram(np.random.default_rng([seed, k]), max(256, crop))
+    for k in range(count):
+        image, mask = synth_angiogram(np.random.default_rng([seed, k]), size)
         cases.append(CaseArrays(f"case_{k}", image, mask, None))
+    return cases
+
+
+def make_batches(steps: int, batch: int, crop: int, cases: list[CaseArrays],
+                 seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
+    """`steps` batches (images, masks, placements) of augmented crops of `cases`, as the trainer
+    would see them."""
     crops = TrainCrops(cases, crop_size=crop, samples_per_epoch=steps * batch,
-                       foreground_prob=0.5, augment=AugmentConfig(), seed=seed)
+                       foreground_prob=0.5, augment=AugmentConfig(), seed=seed,
+                       with_placement=True)
     items = [crops[i] for i in range(steps * batch)]
-    return [(torch.stack([im for im, _ in items[s * batch:(s + 1) * batch]]),
-             torch.stack([m for _, m in items[s * batch:(s + 1) * batch]])) for s in range(steps)]
+    return [tuple(torch.stack(parts) for parts in zip(*items[s * batch:(s + 1) * batch],
+                                                      strict=True))
+            for s in range(steps)]
 
 
 class Trainee:
-    """A student, its optimiser and (for DSKD) a ready teacher, as fit() builds them."""
+    """A student, its optimiser and (for DSKD) a ready teacher, as fit() builds them; with
+    teacher_runs_on="whole_images", `refresh_maps` makes the teacher's maps of an epoch."""
 
     def __init__(self, objective: str, model_config: ModelConfig, device: torch.device, *,
-                 channels_last: bool, fold_batchnorm: bool = True, compile: bool = False) -> None:
+                 channels_last: bool, fold_batchnorm: bool = True, compile: bool = False,
+                 teacher_runs_on: str = "batch") -> None:
         torch.manual_seed(0)
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         self.loss = LossConfig(objective=objective)
@@ -84,6 +96,20 @@ class Trainee:
         self.model = torch.compile(self.student) if compile else self.student
         self.channels_last = channels_last
         self.device = device
+        self.teacher_runs_on = teacher_runs_on
+        self.teacher_maps: TeacherMaps | None = None
+
+    def refresh_maps(self, cases: list[CaseArrays]) -> float:
+        """Run the teacher on every whole image, as fit() does once per epoch; returns seconds."""
+        _sync(self.device)
+        start = time.perf_counter()
+        self.teacher_maps = TeacherMaps.compute(
+            self.teacher, cases, size_multiple=self.student.size_multiple,
+            with_side_outputs=teacher_reads_side_outputs(self.loss), device=self.device,
+            memory_format=torch.channels_last if self.channels_last else torch.contiguous_format,
+            show_progress=False)
+        _sync(self.device)
+        return time.perf_counter() - start
 
 
 def _sync(device: torch.device) -> None:
@@ -100,7 +126,8 @@ def time_paired_steps(trainees: dict[str, Trainee], batches: list, *, steps: int
         start = time.perf_counter()
         train_one_epoch(t.model, t.teacher, [batch], t.optimizer, loss_config=t.loss,
                         alpha_t=0.25, device=t.device, amp_dtype=amp_dtype,
-                        channels_last=t.channels_last, description="bench")
+                        channels_last=t.channels_last, teacher_maps=t.teacher_maps,
+                        description="bench")
         _sync(t.device)
         return time.perf_counter() - start
 
@@ -123,16 +150,24 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> dict[str, 
     return {"median": float(median), "q1": float(q1), "q3": float(q3)}
 
 
-def step_flops(t: Trainee, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-    """Floating-point operations of one training step of `t`: the teacher's forward pass and the
-    student's forward, losses and backward (the optimiser's elementwise update is not counted)."""
-    images, masks = batch
+def step_flops(t: Trainee, batch: tuple[torch.Tensor, ...], *, cases: list[CaseArrays],
+               steps_per_epoch: int) -> dict[str, float]:
+    """Floating-point operations of one training step of `t`: the teacher's forward pass (for a
+    teacher on whole images, its epoch's work divided by the steps of an epoch) and the student's
+    forward, losses and backward (the optimiser's elementwise update is not counted)."""
+    images, masks, *_ = batch
     images = images.to(t.device)
     masks = masks.to(t.device)
     teacher_out = None
     with FlopCounterMode(display=False) as teacher_counter:
-        if t.teacher is not None:
+        if t.teacher_runs_on == "whole_images":
+            t.refresh_maps(cases)
+        elif t.teacher is not None:
             teacher_out = t.teacher(images, with_side_outputs=teacher_reads_side_outputs(t.loss))
+    teacher_flops = float(teacher_counter.get_total_flops())
+    if t.teacher_runs_on == "whole_images":
+        teacher_flops /= steps_per_epoch
+        teacher_out = t.teacher_maps.crops(batch[2], images.shape[-1])
     t.model.train()
     with FlopCounterMode(display=False) as student_counter:
         sides = student_reads_side_outputs(t.loss, teacher_ready=t.teacher is not None)
@@ -140,7 +175,7 @@ def step_flops(t: Trainee, batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
         terms = compute_objective(student_out, teacher_out, masks, config=t.loss, alpha_t=0.25)
         terms.total.backward()
     t.optimizer.zero_grad(set_to_none=True)
-    return {"teacher_forward": float(teacher_counter.get_total_flops()),
+    return {"teacher_forward": teacher_flops,
             "student_step": float(student_counter.get_total_flops())}
 
 
@@ -165,7 +200,7 @@ def phase_step(t: Trainee, batch: tuple[torch.Tensor, ...], *, lean: bool,
         phases[name] = 1000 * (time.perf_counter() - start)
 
     t.model.train()
-    images, masks = batch
+    images, masks, *_ = batch
     images = images.to(device, memory_format=fmt)
     masks = masks.to(device)
     with autocast:
@@ -212,6 +247,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--steps", type=int, default=60, help="timed steps of each variant")
     parser.add_argument("--batches", type=int, default=10, help="distinct batches, used in turn")
+    # The training set and epoch of teacher.runs_on=whole_images; defaults: CIMAT's recipe.
+    parser.add_argument("--images", type=int, default=32, help="training images")
+    parser.add_argument("--image-size", type=int, default=300, help="their side, px")
+    parser.add_argument("--steps-per-epoch", type=int, default=50,
+                        help="steps between two runs of the teacher on the whole images")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
@@ -226,22 +266,35 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     amp_dtype = torch.bfloat16 if args.amp and device.type == "cuda" else None
     model_config = ModelConfig(depth=args.depth, width=args.width)
-    batches = make_batches(args.batches, args.batch, args.crop)
+    cases = synthetic_cases(args.images, args.image_size)
+    batches = make_batches(args.batches, args.batch, args.crop, cases)
 
-    variants = {f"{objective}/{layout}": Trainee(objective, model_config, device,
-                                                 channels_last=layout == "channels_last",
-                                                 compile=args.compile)
-                for layout in ("channels_last", "row_major") for objective in OBJECTIVES}
+    def trainee(objective: str, layout: str) -> Trainee:
+        return Trainee("dskd" if objective == WHOLE else objective, model_config, device,
+                       channels_last=layout == "channels_last", compile=args.compile,
+                       teacher_runs_on="whole_images" if objective == WHOLE else "batch")
+
+    variants = {f"{objective}/{layout}": trainee(objective, layout)
+                for layout, objectives in (("channels_last", ("dice", "dskd", WHOLE)),
+                                           ("row_major", ("dice", "dskd")))
+                for objective in objectives}
+    whole = variants[f"{WHOLE}/channels_last"]
+    maps_seconds = statistics.median(whole.refresh_maps(cases) for _ in range(3))
     seconds = time_paired_steps(variants, batches, steps=args.steps, amp_dtype=amp_dtype)
+    # The teacher's pass over the whole images happens once an epoch: each step carries its share.
+    seconds[f"{WHOLE}/channels_last"] = [s + maps_seconds / args.steps_per_epoch
+                                         for s in seconds[f"{WHOLE}/channels_last"]]
     results = {name: {"images_per_s": args.batch / statistics.median(s),
                       "step_ms": 1000 * statistics.median(s),
                       "step_seconds": [round(x, 4) for x in s]}
                for name, s in seconds.items()}
-    ratios = {layout: paired_ratio(seconds[f"dskd/{layout}"], seconds[f"dice/{layout}"])
-              for layout in ("channels_last", "row_major")}
-    flops = {objective: step_flops(variants[f"{objective}/row_major"], batches[0])
-             for objective in OBJECTIVES}
-    flop_floor = sum(flops["dskd"].values()) / sum(flops["dice"].values())
+    ratios = {name: paired_ratio(s, seconds["dice/" + name.split("/")[1]])
+              for name, s in seconds.items() if not name.startswith("dice/")}
+    flops = {objective: step_flops(variants[f"{objective}/channels_last"], batches[0], cases=cases,
+                                   steps_per_epoch=args.steps_per_epoch)
+             for objective in ("dice", "dskd", WHOLE)}
+    flop_ratios = {objective: sum(flops[objective].values()) / sum(flops["dice"].values())
+                   for objective in ("dskd", WHOLE)}
 
     breakdown = phase_medians({
         "dice (lean, channels-last)": (variants["dice/channels_last"], True),
@@ -260,11 +313,14 @@ def main(argv: list[str] | None = None) -> None:
                     else torch.cuda.get_device_name(device)},
         "settings": {"depth": args.depth, "width": args.width, "crop": args.crop,
                      "batch": args.batch, "timed_steps": args.steps, "batches": args.batches,
+                     "training_images": args.images, "image_size": args.image_size,
+                     "steps_per_epoch": args.steps_per_epoch,
                      "amp": str(amp_dtype) if amp_dtype else "off", "compile": args.compile},
         "results": results,
-        "dskd_over_dice_step_time": ratios,
+        "teacher_on_whole_images_seconds_per_epoch": maps_seconds,
+        "over_dice_step_time": ratios,
         "flops_per_step": flops,
-        "dskd_over_dice_flops": flop_floor,
+        "over_dice_flops": flop_ratios,
         "phases_ms": breakdown,
     }
     out = Path(args.out)
@@ -283,23 +339,29 @@ def markdown(report: dict) -> str:
         f"width {s['width']}, batch {s['batch']} x {s['crop']} px, amp {s['amp']}, "
         f"compile {'on' if s['compile'] else 'off'}; medians of {s['timed_steps']} steps of each, "
         "run in alternation.",
+        f"`{WHOLE}` is DSKD with teacher.runs_on=whole_images: the teacher runs once an epoch "
+        f"on {s['training_images']} whole {s['image_size']} x {s['image_size']} images "
+        f"({report['teacher_on_whole_images_seconds_per_epoch']:.2f} s), and each of the "
+        f"{s['steps_per_epoch']} steps of an epoch carries its share.",
         "",
-        "| objective | layout | images/s | ms/step |",
-        "|---|---|---:|---:|",
+        "| objective | layout | images/s | ms/step | time / dice (quartiles) | FLOPs / dice |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for name, r in report["results"].items():
         objective, layout = name.split("/")
-        lines.append(f"| {objective} | {layout} | {r['images_per_s']:.1f} | {r['step_ms']:.1f} |")
-    lines += ["", "DSKD step time / dice step time, median of the step-by-step ratios "
-              "(quartiles): " + ", ".join(
-                  f"{layout} **{r['median']:.3f}x** ({r['q1']:.3f}-{r['q3']:.3f})"
-                  for layout, r in report["dskd_over_dice_step_time"].items())]
+        ratio = report["over_dice_step_time"].get(name)
+        ratio_text = (f"**{ratio['median']:.3f}x** ({ratio['q1']:.3f}-{ratio['q3']:.3f})"
+                      if ratio else "1")
+        flop_ratio = report["over_dice_flops"].get(objective, 1.0)
+        lines.append(f"| {objective} | {layout} | {r['images_per_s']:.1f} | {r['step_ms']:.1f} | "
+                     f"{ratio_text} | {flop_ratio:.3f}x |")
     flops = report["flops_per_step"]
-    lines += ["", "Floating-point operations per step (GFLOP): dice "
-              f"{flops['dice']['student_step'] / 1e9:.2f}; dskd {flops['dskd']['student_step'] / 1e9:.2f}"
-              f" (student) + {flops['dskd']['teacher_forward'] / 1e9:.2f} (teacher forward) = "
-              f"**{report['dskd_over_dice_flops']:.3f}x** dice: the time ratio when every "
-              "convolution runs equally fast.",
+    lines += ["", "Time ratios are medians of the step-by-step ratios to the dice step next in "
+              "time. Floating-point operations per step (GFLOP, FlopCounterMode), student + "
+              "teacher: " + "; ".join(
+                  f"{name} {f['student_step'] / 1e9:.2f} + {f['teacher_forward'] / 1e9:.2f}"
+                  for name, f in flops.items()) + ". The FLOP ratio is what the time ratio "
+              "would be if every convolution ran equally fast.",
               "", "Phases of one step (median ms):", ""]
     phases = ["teacher forward", "student forward", "losses", "backward", "optimiser", "step"]
     lines += ["| step | " + " | ".join(phases) + " |", "|---|" + "---:|" * len(phases)]

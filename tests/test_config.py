@@ -48,6 +48,12 @@ def test_errors_name_the_key(override, message):
         load_config(None, [override])
 
 
+def test_whole_image_teacher_needs_a_snapshot():
+    assert load_config(None, ["teacher.runs_on=whole_images"]).teacher.runs_on == "whole_images"
+    with pytest.raises(ConfigError, match="teacher.runs_on=whole_images needs teacher.kind=snapshot"):
+        load_config(None, ["teacher.runs_on=whole_images", "teacher.kind=ema"])
+
+
 def test_unknown_key_in_yaml_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model:\n  widht: 8\n")

@@ -74,6 +74,40 @@ def test_resume_after_interrupt_gives_same_final_weights(tiny_config, tmp_path, 
     assert [r["val_dice"] for r in straight["history"]] == [r["val_dice"] for r in resumed["history"]]
 
 
+def test_teacher_on_whole_images_teaches_from_epoch_two_and_resumes(tiny_config, tmp_path,
+                                                                   monkeypatch):
+    config = replace(tiny_config, teacher={"runs_on": "whole_images"}, optim={"epochs": 3})
+    real_compute = train_module.TeacherMaps.compute
+    computed = []
+
+    def counting_compute(*args, **kwargs):
+        computed.append(1)
+        return real_compute(*args, **kwargs)
+
+    monkeypatch.setattr(train_module.TeacherMaps, "compute", counting_compute)
+    fit(config, tmp_path / "straight")
+    assert len(computed) == 2  # epochs 2 and 3: no teacher in the first
+    with open(tmp_path / "straight" / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["ddl"] == "" and all(float(r["ddl"]) >= 0 for r in rows[1:])
+
+    real_epoch = train_module.train_one_epoch
+
+    def interrupted(*args, **kwargs):
+        if kwargs["teacher_maps"] is not None:
+            raise KeyboardInterrupt  # during the second epoch, the first one with maps
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, tmp_path / "resumed")
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    fit(config, tmp_path / "resumed", resume=True)
+    straight, resumed = _weights(tmp_path / "straight" / "last.pt"), _weights(
+        tmp_path / "resumed" / "last.pt")
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+
+
 def test_refuses_to_overwrite_or_resume_a_different_run(tiny_config, tmp_path):
     fit(replace(tiny_config, optim={"epochs": 1}), tmp_path / "run")
     with pytest.raises(ConfigError, match="already holds a run"):

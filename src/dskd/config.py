@@ -106,6 +106,11 @@ class TeacherConfig:
 
     kind: Literal["snapshot", "ema"] = "snapshot"
     ema_decay: float = 0.99  # kind=ema only, per optimisation step
+    # What the teacher sees. "batch": every augmented training batch, as the student does.
+    # "whole_images": each training image once per epoch, un-augmented; each crop's targets are then
+    # cut from those maps with the crop's own rotation, zoom, flips and turns (kind=snapshot only;
+    # cheaper when an epoch's crops cover more pixels than the training images: docs/training.md).
+    runs_on: Literal["batch", "whole_images"] = "batch"
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,9 @@ def _validate(config: Config) -> None:
          f"loss.ddl_patches={lo.ddl_patches} must be a perfect square (4, 16, 64, ...)"),
         (lo.tau > 0, f"loss.tau={lo.tau} must be > 0"),
         (0.0 < config.teacher.ema_decay < 1.0, "teacher.ema_decay must be in (0, 1)"),
+        (config.teacher.runs_on == "batch" or config.teacher.kind == "snapshot",
+         "teacher.runs_on=whole_images needs teacher.kind=snapshot (an EMA teacher changes at "
+         "every step, so maps made once per epoch would be stale)"),
         (0.0 < config.run.threshold_value < 1.0, "run.threshold_value must be in (0, 1)"),
     ]
     for ok, message in checks:

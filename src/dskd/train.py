@@ -54,6 +54,7 @@ from dskd.losses.self_distillation import alpha_schedule
 from dskd.models.unet import build_model
 from dskd.plots import plot_training_curves
 from dskd.teacher import Teacher
+from dskd.teacher_maps import TeacherMaps
 
 __all__ = ["fit", "train_one_epoch", "split_training_cases", "lr_factor", "resolve_device"]
 
@@ -147,6 +148,7 @@ def train_one_epoch(
     scaler: torch.amp.GradScaler | None = None,
     channels_last: bool = False,
     world: World | None = None,
+    teacher_maps: TeacherMaps | None = None,
     description: str = "train",
 ) -> dict[str, float]:
     """One pass over the loader. Returns the mean of every loss term over the batches (and over
@@ -154,6 +156,9 @@ def train_one_epoch(
 
     amp_dtype: autocast dtype (None: float32); scaler: a GradScaler for float16. Side outputs that
     the objective does not read this epoch are not computed, by the student or the teacher.
+    teacher_maps: the teacher's outputs on the whole training images (teacher.runs_on=
+    whole_images); the loader then yields each crop's placement too, and the teacher's outputs
+    for a batch are cut from the maps instead of being computed on it.
     """
     world = world or World()
     model.train()
@@ -162,17 +167,20 @@ def train_one_epoch(
     autocast = (torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None
                 else nullcontext())
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    teacher_ready = teacher is not None and teacher.ready
+    teacher_ready = teacher_maps is not None or (teacher is not None and teacher.ready)
     student_sides = student_reads_side_outputs(loss_config, teacher_ready=teacher_ready)
     teacher_sides = teacher_reads_side_outputs(loss_config)
     progress = tqdm(loader, desc=description, unit="batch", leave=False,
                     disable=None if world.is_main else True)
-    for images, masks in progress:
+    for images, masks, *placements in progress:
         images = images.to(device, non_blocking=True, memory_format=memory_format)
         masks = masks.to(device, non_blocking=True)
         with autocast:
-            teacher_out = (teacher(images, with_side_outputs=teacher_sides)
-                           if teacher is not None else None)
+            if teacher_maps is not None:
+                teacher_out = teacher_maps.crops(placements[0], images.shape[-1])
+            else:
+                teacher_out = (teacher(images, with_side_outputs=teacher_sides)
+                               if teacher is not None else None)
             student_out = model(images, with_side_outputs=student_sides)
             terms = compute_objective(student_out, teacher_out, masks, config=loss_config,
                                       alpha_t=alpha_t)
@@ -233,7 +241,8 @@ def _training_data(config: Config, device: torch.device, world: World
                        crop_size=config.data.crop_size,
                        samples_per_epoch=config.data.samples_per_epoch,
                        foreground_prob=config.data.foreground_crop_prob, augment=config.augment,
-                       seed=config.run.seed)
+                       seed=config.run.seed,
+                       with_placement=config.teacher.runs_on == "whole_images")
     log.info("training on %d images, validating on %d, %d crops of %d px per epoch, %d process(es)",
              len(train_cases), len(val_cases), config.data.samples_per_epoch,
              config.data.crop_size, world.size)
@@ -367,6 +376,7 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
         log.info("resuming %s after epoch %d", run_dir, start_epoch)
 
     epochs = config.optim.epochs
+    memory_format = torch.channels_last if config.run.channels_last else torch.contiguous_format
     for epoch in range(start_epoch, epochs):
         started = time.perf_counter()
         lr = config.optim.lr * lr_factor(epoch, config.optim)
@@ -381,10 +391,17 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
             model = _training_module(student, config.run, device, world,
                                      all_parameters_used=reads_sides)
             wrapped_for = reads_sides
+        teacher_maps = None
+        if teacher is not None and teacher.ready and config.teacher.runs_on == "whole_images":
+            teacher_maps = TeacherMaps.compute(
+                teacher, loader.dataset.cases, size_multiple=student.size_multiple,
+                with_side_outputs=teacher_reads_side_outputs(config.loss), device=device,
+                memory_format=memory_format, amp_dtype=amp_dtype, show_progress=world.is_main)
         losses = train_one_epoch(model, teacher, loader, optimizer, loss_config=config.loss,
                                  alpha_t=alpha_t, device=device, grad_clip=config.optim.grad_clip,
                                  amp_dtype=amp_dtype, scaler=scaler,
                                  channels_last=config.run.channels_last, world=world,
+                                 teacher_maps=teacher_maps,
                                  description=f"epoch {epoch + 1}/{epochs}")
         # Every process takes rank 0's BatchNorm statistics (each updated its own from its share
         # of the batches), so the teacher snapshot, validation and checkpoint agree everywhere.

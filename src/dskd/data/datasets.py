@@ -16,7 +16,7 @@ from torch.utils.data import Dataset, Sampler
 from dskd.config import AugmentConfig
 from dskd.data.cases import Case, CaseArrays, load_case
 from dskd.data.transforms import (
-    augment_crop,
+    augment_intensity,
     intensity_stats,
     pad_to_multiple,
     sample_crop,
@@ -66,11 +66,13 @@ class TrainCrops(Dataset):
     image on the spot instead of keeping them for every image.
     Items are indexed by (epoch, index), as an EpochSampler yields them, or by index alone for
     the epoch last given to `set_epoch`. Items: image (1, crop, crop) float32 standardised,
-    mask (1, crop, crop) float32 in {0, 1}.
+    mask (1, crop, crop) float32 in {0, 1}; with_placement=True adds where the crop came from:
+    float64 (10,), the index of its case in `cases` followed by CropPlacement.to_vector().
     """
 
     def __init__(self, cases: Sequence[CaseArrays], *, crop_size: int, samples_per_epoch: int,
-                 foreground_prob: float, augment: AugmentConfig, seed: int) -> None:
+                 foreground_prob: float, augment: AugmentConfig, seed: int,
+                 with_placement: bool = False) -> None:
         if not len(cases):
             raise DataError("no training cases")
         self.lazy = isinstance(cases, LazyCases)
@@ -88,6 +90,7 @@ class TrainCrops(Dataset):
         self.foreground_prob = foreground_prob
         self.augment = augment
         self.seed = seed
+        self.with_placement = with_placement
         self.epoch = 0
         self._order: tuple[int, np.ndarray] | None = None  # (epoch, its permutation of the cases)
 
@@ -104,7 +107,7 @@ class TrainCrops(Dataset):
             self._order = (epoch, order)
         return self._order[1]
 
-    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, ...]:
         epoch, index = item if isinstance(item, tuple) else (self.epoch, item)
         k = self._case_order(epoch)[index % len(self.cases)]
         rng = np.random.default_rng([self.seed, epoch, index])
@@ -113,12 +116,16 @@ class TrainCrops(Dataset):
             foreground, stats = np.argwhere(case.mask), intensity_stats(case.image)
         else:
             foreground, stats = self.foreground[k], self.stats[k]
-        image, mask = sample_crop(rng, case.image, case.mask, foreground,
-                                  crop=self.crop_size, foreground_prob=self.foreground_prob,
-                                  augment=self.augment)
-        image, mask = augment_crop(rng, image, mask, self.augment)
-        image = standardize(image, stats)
-        return torch.from_numpy(image)[None], torch.from_numpy(mask.astype(np.float32))[None]
+        image, mask, placement = sample_crop(rng, case.image, case.mask, foreground,
+                                             crop=self.crop_size,
+                                             foreground_prob=self.foreground_prob,
+                                             augment=self.augment)
+        image = standardize(augment_intensity(rng, image, self.augment), stats)
+        item = (torch.from_numpy(image)[None], torch.from_numpy(mask.astype(np.float32))[None])
+        if self.with_placement:
+            where = np.concatenate([[float(k)], placement.to_vector()])
+            return (*item, torch.from_numpy(where))
+        return item
 
 
 class EpochSampler(Sampler[tuple[int, int]]):

@@ -9,13 +9,17 @@ would, which MONAI's per-transform random state does not give across workers and
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
 
 from dskd.config import AugmentConfig
 
-__all__ = ["intensity_stats", "standardize", "pad_to_multiple", "sample_crop", "augment_crop"]
+__all__ = [
+    "CropPlacement", "apply_placement", "augment_intensity", "draw_placement", "intensity_stats",
+    "pad_to_multiple", "sample_crop", "standardize",
+]
 
 
 def intensity_stats(image: np.ndarray) -> tuple[float, float]:
@@ -59,21 +63,48 @@ def _crop_centre(rng: np.random.Generator, mask: np.ndarray, foreground: np.ndar
     return y, x
 
 
-def sample_crop(
+@dataclass(frozen=True)
+class CropPlacement:
+    """Where a training crop lies in its source image, so that other maps of the same image (the
+    teacher's outputs on the whole image) can be cut and turned exactly as the crop was.
+
+    Pixel (i, j) of the crop, before flips and turns, samples the source at
+    matrix @ (i, j) + offset (row, column; linear interpolation, mirrored at the borders); then
+    the crop is flipped left-right (flip_lr), upside down (flip_ud) and turned `turns` quarter
+    turns (np.rot90), in that order.
+    """
+
+    matrix: np.ndarray  # (2, 2)
+    offset: np.ndarray  # (2,)
+    flip_lr: bool
+    flip_ud: bool
+    turns: int
+
+    def to_vector(self) -> np.ndarray:
+        """float64 (9,): matrix (row-major), offset, flip_lr, flip_ud, turns."""
+        return np.concatenate([self.matrix.ravel(), self.offset,
+                               [float(self.flip_lr), float(self.flip_ud), float(self.turns)]])
+
+    @classmethod
+    def from_vector(cls, vector: np.ndarray) -> CropPlacement:
+        v = np.asarray(vector, dtype=np.float64)
+        return cls(v[:4].reshape(2, 2), v[4:6], bool(v[6]), bool(v[7]), int(v[8]))
+
+
+def draw_placement(
     rng: np.random.Generator,
-    image: np.ndarray,
     mask: np.ndarray,
     foreground: np.ndarray,
     *,
     crop: int,
     foreground_prob: float,
     augment: AugmentConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A `crop` x `crop` window of (image, mask), rotated and scaled about its centre.
+) -> CropPlacement:
+    """A random crop of side `crop`: centre (on a vessel with probability foreground_prob),
+    rotation and zoom about the centre, flips and quarter turns.
 
-    image: float32 (H, W); mask: bool (H, W); foreground: (K, 2) vessel pixel coordinates.
+    mask: bool (H, W); foreground: (K, 2) vessel pixel coordinates.
     Sampling straight from the full image (instead of rotating a cut-out) leaves no empty corners.
-    Returns image float32 (crop, crop) and mask bool (crop, crop).
     """
     cy, cx = _crop_centre(rng, mask, foreground, crop, foreground_prob)
     angle, zoom = 0.0, 1.0
@@ -84,29 +115,53 @@ def sample_crop(
     matrix = np.array([[cos, -sin], [sin, cos]])
     half = (crop - 1) / 2
     offset = np.array([cy, cx]) - 0.5 - matrix @ np.array([half, half])
-    out = (crop, crop)
-    image_crop = ndimage.affine_transform(image, matrix, offset, output_shape=out, order=1,
-                                          mode="reflect")
-    mask_crop = ndimage.affine_transform(mask.astype(np.float32), matrix, offset, output_shape=out,
-                                         order=1, mode="reflect") > 0.5
-    return image_crop.astype(np.float32), mask_crop
-
-
-def augment_crop(
-    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, augment: AugmentConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flips and 90-degree rotations of both; gamma, contrast, brightness, noise of the image.
-
-    image: float32 (H, W) in about [0, 1]; mask: bool (H, W). Returns new arrays.
-    """
+    flip_lr = flip_ud = False
     if augment.flips:
-        if rng.random() < 0.5:
-            image, mask = image[:, ::-1], mask[:, ::-1]
-        if rng.random() < 0.5:
-            image, mask = image[::-1, :], mask[::-1, :]
-    if augment.rot90:
-        turns = int(rng.integers(4))
-        image, mask = np.rot90(image, turns), np.rot90(mask, turns)
+        flip_lr = bool(rng.random() < 0.5)
+        flip_ud = bool(rng.random() < 0.5)
+    turns = int(rng.integers(4)) if augment.rot90 else 0
+    return CropPlacement(matrix, offset, flip_lr, flip_ud, turns)
+
+
+def apply_placement(array: np.ndarray, placement: CropPlacement, crop: int) -> np.ndarray:
+    """The crop of float `array` (H, W) at `placement`: float32 (crop, crop)."""
+    out = ndimage.affine_transform(array, placement.matrix, placement.offset,
+                                   output_shape=(crop, crop), order=1, mode="reflect")
+    if placement.flip_lr:
+        out = out[:, ::-1]
+    if placement.flip_ud:
+        out = out[::-1, :]
+    return np.ascontiguousarray(np.rot90(out, placement.turns), dtype=np.float32)
+
+
+def sample_crop(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    mask: np.ndarray,
+    foreground: np.ndarray,
+    *,
+    crop: int,
+    foreground_prob: float,
+    augment: AugmentConfig,
+) -> tuple[np.ndarray, np.ndarray, CropPlacement]:
+    """A randomly placed, rotated, scaled, flipped and turned `crop` x `crop` window of
+    (image, mask); see draw_placement.
+
+    image: float32 (H, W); mask: bool (H, W); foreground: (K, 2) vessel pixel coordinates.
+    Returns image float32 (crop, crop), mask bool (crop, crop) and the placement.
+    """
+    placement = draw_placement(rng, mask, foreground, crop=crop, foreground_prob=foreground_prob,
+                               augment=augment)
+    mask_crop = apply_placement(mask.astype(np.float32), placement, crop) > 0.5
+    return apply_placement(image, placement, crop), mask_crop, placement
+
+
+def augment_intensity(rng: np.random.Generator, image: np.ndarray,
+                      augment: AugmentConfig) -> np.ndarray:
+    """Gamma, contrast, brightness and noise of an image crop.
+
+    image: float32 (H, W) in about [0, 1]. Returns a new float32 array.
+    """
     image = np.clip(image, 0.0, 1.0)
     if augment.gamma > 0:
         image = image ** rng.uniform(1 - augment.gamma, 1 + augment.gamma)
@@ -117,4 +172,4 @@ def augment_crop(
         image = image + rng.uniform(-augment.brightness, augment.brightness)
     if augment.noise_std > 0:
         image = image + rng.normal(0, augment.noise_std, image.shape)
-    return np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(mask)
+    return np.ascontiguousarray(image, dtype=np.float32)
