@@ -47,14 +47,14 @@ def test_maps_hold_main_and_side_outputs_of_the_whole_image():
     cases = _cases(((40, 36),))
     maps = TeacherMaps.compute(teacher, cases, size_multiple=4, with_side_outputs=True,
                                device=torch.device("cpu"), show_progress=False)
-    assert maps.maps[0].shape == (3, 40, 36)  # main + 2 side outputs, cut back to the image
+    assert maps.maps[0].shape == (1, 3, 40, 36)  # main + 2 side outputs, cut back to the image
     with torch.no_grad():
         direct = student(image_tensor(cases[0].image, 4))
-    torch.testing.assert_close(maps.maps[0][0], direct.logits[0, 0, :40, :36], atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(maps.maps[0][2], direct.side_logits[1][0, 0, :40, :36], atol=1e-5,
+    torch.testing.assert_close(maps.maps[0][0, 0], direct.logits[0, 0, :40, :36], atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(maps.maps[0][0, 2], direct.side_logits[1][0, 0, :40, :36], atol=1e-5,
                                rtol=1e-4)
     # An identity placement of the top-left corner gives the teacher's outputs there.
     where = torch.tensor([[0, 1, 0, 0, 1, 0, 0, 0, 0, 0]], dtype=torch.float64)
     cut = maps.crops(where, 16)
     assert len(cut.side_logits) == 2
-    torch.testing.assert_close(cut.logits[0, 0], maps.maps[0][0, :16, :16], atol=1e-5, rtol=0)
+    torch.testing.assert_close(cut.logits[0, 0], maps.maps[0][0, 0, :16, :16], atol=1e-5, rtol=0)

@@ -31,11 +31,13 @@ __all__ = ["TeacherMaps"]
 
 
 class TeacherMaps:
-    """The teacher's logits on each whole training image: maps[k] is (1 + s, H_k, W_k), the main
+    """The teacher's logits on each whole training image: maps[k] is (1, 1 + s, H_k, W_k), the main
     logits followed by the s side logits (s = depth, or 0 when the objective reads none)."""
 
     def __init__(self, maps: Sequence[Tensor]) -> None:
-        self.maps = list(maps)
+        # Kept as (1, 1 + s, H, W) channels-last: grid_sample reads that layout about twice as
+        # fast on CPU (measured), the channels of one pixel lying side by side.
+        self.maps = [m[None].contiguous(memory_format=torch.channels_last) for m in maps]
 
     @classmethod
     @torch.no_grad()
@@ -53,7 +55,7 @@ class TeacherMaps:
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = teacher(x, with_side_outputs=with_side_outputs)
             stacked = torch.cat([out.logits, *out.side_logits], dim=1)[0, :, :height, :width]
-            maps.append(stacked.float().contiguous().clone())  # clone: a normal tensor
+            maps.append(stacked.float().clone())  # clone: a normal tensor, not an inference one
         return cls(maps)
 
     @torch.no_grad()
@@ -64,18 +66,18 @@ class TeacherMaps:
         Returns logits (B, 1, crop, crop) and s side logits of the same shape.
         """
         rows = []
+        index = torch.arange(crop, dtype=torch.float32, device=self.maps[0].device)
+        i, j = torch.meshgrid(index, index, indexing="ij")
         for k, m00, m01, m10, m11, o0, o1, flip_lr, flip_ud, turns in where.tolist():
             maps = self.maps[int(k)]
             height, width = maps.shape[-2:]
-            index = torch.arange(crop, dtype=torch.float64, device=maps.device)
-            i, j = torch.meshgrid(index, index, indexing="ij")
             row, col = m00 * i + m01 * j + o0, m10 * i + m11 * j + o1
             # grid_sample's coordinates of pixel centres (align_corners=False), x first; its
             # "reflection" padding mirrors about the border as scipy's mode="reflect" does for
             # the image crops (half-sample symmetric).
             grid = torch.stack([(2 * col + 1) / width - 1, (2 * row + 1) / height - 1], dim=-1)
-            out = F.grid_sample(maps[None], grid[None].float(), mode="bilinear",
-                                padding_mode="reflection", align_corners=False)[0]
+            out = F.grid_sample(maps, grid[None], mode="bilinear", padding_mode="reflection",
+                                align_corners=False)[0]
             if flip_lr:
                 out = out.flip(-1)
             if flip_ud:
