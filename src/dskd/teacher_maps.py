@@ -35,6 +35,7 @@ class TeacherMaps:
     logits followed by the s side logits (s = depth, or 0 when the objective reads none)."""
 
     def __init__(self, maps: Sequence[Tensor]) -> None:
+        """maps: one (1 + s, H_k, W_k) float tensor per training image, in the dataset's order."""
         # Kept as (1, 1 + s, H, W) channels-last: grid_sample reads that layout about twice as
         # fast on CPU (measured), the channels of one pixel lying side by side.
         self.maps = [m[None].contiguous(memory_format=torch.channels_last) for m in maps]
