@@ -1,22 +1,16 @@
 """benchmarks/inference.py runs end to end on a tiny setting and writes its table and JSON."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.benchmark_scripts import load_benchmark
 from tests.model_files import torch_threads, write_random_checkpoint
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "inference.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("inference_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("inference")
 
 
 def test_flop_count_of_a_one_level_unet_by_hand(bench):

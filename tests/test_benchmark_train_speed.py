@@ -1,24 +1,18 @@
 """benchmarks/train_speed.py: its FLOP floor and paired ratios, and an end-to-end tiny run."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from tests.benchmark_scripts import load_benchmark
 from tests.model_files import torch_threads
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "train_speed.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("train_speed_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("train_speed")
 
 
 def test_paired_ratio_is_the_median_of_step_by_step_ratios(bench):
