@@ -16,6 +16,23 @@ def _weights(path):
     return load_checkpoint(path)["model"]
 
 
+def _interrupt_then_resume(config, run_dir, monkeypatch, *, epoch: int) -> None:
+    """Ctrl-C during `epoch` (1-based), check last.pt holds the epoch before, then --resume."""
+    real_epoch = train_module.train_one_epoch
+
+    def interrupted(*args, **kwargs):
+        if kwargs["description"].startswith(f"epoch {epoch}/"):
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, run_dir)
+    assert load_checkpoint(run_dir / "last.pt")["epoch"] == epoch - 1
+    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
+    fit(config, run_dir, resume=True)
+
+
 @pytest.mark.parametrize("objective", ["dice", "deep_supervision", "pskd", "ddl", "dskd"])
 def test_every_objective_trains(tiny_config, tmp_path, objective):
     config = replace(tiny_config, loss={"objective": objective}, optim={"epochs": 1})
@@ -48,22 +65,7 @@ def test_same_seed_same_weights(tiny_config, tmp_path):
 def test_resume_after_interrupt_gives_same_final_weights(tiny_config, tmp_path, monkeypatch):
     config = replace(tiny_config, optim={"epochs": 3})
     fit(config, tmp_path / "straight")
-
-    real_epoch = train_module.train_one_epoch
-    calls = {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt  # Ctrl-C during the second epoch
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        fit(config, tmp_path / "resumed")
-    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
-    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
-    fit(config, tmp_path / "resumed", resume=True)
+    _interrupt_then_resume(config, tmp_path / "resumed", monkeypatch, epoch=2)
 
     straight = load_checkpoint(tmp_path / "straight" / "last.pt")
     resumed = load_checkpoint(tmp_path / "resumed" / "last.pt")
@@ -91,18 +93,8 @@ def test_teacher_on_whole_images_teaches_from_epoch_two_and_resumes(tiny_config,
         rows = list(csv.DictReader(handle))
     assert rows[0]["ddl"] == "" and all(float(r["ddl"]) >= 0 for r in rows[1:])
 
-    real_epoch = train_module.train_one_epoch
-
-    def interrupted(*args, **kwargs):
-        if kwargs["teacher_maps"] is not None:
-            raise KeyboardInterrupt  # during the second epoch, the first one with maps
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        fit(config, tmp_path / "resumed")
-    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
-    fit(config, tmp_path / "resumed", resume=True)
+    # Epoch 2 is the first with maps: the resumed run must remake them from the saved teacher.
+    _interrupt_then_resume(config, tmp_path / "resumed", monkeypatch, epoch=2)
     straight, resumed = _weights(tmp_path / "straight" / "last.pt"), _weights(
         tmp_path / "resumed" / "last.pt")
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
@@ -171,18 +163,7 @@ def test_mixed_precision_training_on_gpu(tiny_config, tmp_path, amp_dtype):
 def test_gpu_run_resumes_with_its_scaler(tiny_config, tmp_path, monkeypatch):
     config = replace(tiny_config, run={"device": "cuda", "amp": True, "amp_dtype": "float16"},
                      optim={"epochs": 2})
-    real_epoch = train_module.train_one_epoch
-
-    def interrupted(*args, **kwargs):
-        if kwargs["description"].startswith("epoch 2"):
-            raise KeyboardInterrupt
-        return real_epoch(*args, **kwargs)
-
-    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        fit(config, tmp_path / "run")
-    monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
-    fit(config, tmp_path / "run", resume=True)
+    _interrupt_then_resume(config, tmp_path / "run", monkeypatch, epoch=2)
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
 
 
