@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from dskd.data.cases import CaseArrays
 from dskd.data.datasets import image_tensor
+from dskd.data.transforms import CropPlacement
 from dskd.models.unet import UNetOutput
 from dskd.teacher import Teacher
 
@@ -69,9 +70,12 @@ class TeacherMaps:
         rows = []
         index = torch.arange(crop, dtype=torch.float32, device=self.maps[0].device)
         i, j = torch.meshgrid(index, index, indexing="ij")
-        for k, m00, m01, m10, m11, o0, o1, flip_lr, flip_ud, turns in where.tolist():
+        for k, *vector in where.tolist():
             maps = self.maps[int(k)]
             height, width = maps.shape[-2:]
+            placement = CropPlacement.from_vector(vector)
+            (m00, m01), (m10, m11) = placement.matrix.tolist()
+            o0, o1 = placement.offset.tolist()
             row, col = m00 * i + m01 * j + o0, m10 * i + m11 * j + o1
             # grid_sample's coordinates of pixel centres (align_corners=False), x first; its
             # "reflection" padding mirrors about the border as scipy's mode="reflect" does for
@@ -79,11 +83,11 @@ class TeacherMaps:
             grid = torch.stack([(2 * col + 1) / width - 1, (2 * row + 1) / height - 1], dim=-1)
             out = F.grid_sample(maps, grid[None], mode="bilinear", padding_mode="reflection",
                                 align_corners=False)[0]
-            if flip_lr:
+            if placement.flip_lr:
                 out = out.flip(-1)
-            if flip_ud:
+            if placement.flip_ud:
                 out = out.flip(-2)
-            rows.append(torch.rot90(out, int(turns), dims=(-2, -1)))
+            rows.append(torch.rot90(out, placement.turns, dims=(-2, -1)))
         batch = torch.stack(rows)  # (B, 1 + s, crop, crop)
         sides = tuple(batch[:, c:c + 1] for c in range(1, batch.shape[1]))
         return UNetOutput(logits=batch[:, :1], side_logits=sides)
