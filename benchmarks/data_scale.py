@@ -100,7 +100,7 @@ def _loader_only_epoch(config) -> float:
     from torch.utils.data import DataLoader
 
     from dskd.data.datasets import TrainCrops, load_cases
-    from dskd.train import split_training_cases
+    from dskd.training.fit import split_training_cases
 
     train_cases, _ = split_training_cases(config)
     d = config.data
@@ -120,7 +120,7 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     from dskd.config import load_config
-    from dskd.train import fit
+    from dskd.training.fit import fit
 
     n = args.child
     data = Path(args.data)

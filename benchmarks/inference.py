@@ -39,13 +39,13 @@ import onnxruntime
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dskd.backends import OnnxNet, TorchNet
 from dskd.checkpoint import load_model
 from dskd.config import ModelConfig
 from dskd.data.datasets import image_tensor
 from dskd.data.synthetic import synth_angiogram
-from dskd.export import export_model
+from dskd.deploy.export import export_model
 from dskd.inference import frame_probabilities
+from dskd.inference.backends import OnnxNet, TorchNet
 from dskd.models import build_model
 
 REAL_TIME_FPS = 15.0

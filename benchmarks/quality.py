@@ -30,8 +30,8 @@ import torch
 from scipy.stats import wilcoxon
 
 from dskd.config import Config, load_config
-from dskd.evaluate import evaluate_checkpoint
-from dskd.train import fit
+from dskd.evaluation.evaluate import evaluate_checkpoint
+from dskd.training.fit import fit
 
 METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity", "precision")
 # Figures of the evaluation suite reported beside them (per-image means from test/summary.json).

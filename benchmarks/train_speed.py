@@ -46,9 +46,9 @@ from dskd.losses.objective import (
     teacher_reads_side_outputs,
 )
 from dskd.models.unet import build_model
-from dskd.teacher import Teacher
-from dskd.teacher_maps import TeacherMaps
-from dskd.train import train_one_epoch
+from dskd.training.fit import train_one_epoch
+from dskd.training.frozen_copy import Teacher
+from dskd.training.teacher_maps import TeacherMaps
 
 WHOLE = "dskd-whole-images"  # DSKD with teacher.runs_on=whole_images
 

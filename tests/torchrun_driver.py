@@ -15,10 +15,10 @@ import os
 import sys
 from pathlib import Path
 
-import dskd.train as train_module
+import dskd.training.fit as train_module
 from dskd.config import load_config
-from dskd.distributed import process_group, world_from_env
 from dskd.errors import DskdError
+from dskd.training.distributed import process_group, world_from_env
 
 
 def _interrupting_second_epoch(real):

@@ -44,8 +44,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import os
 
     from dskd.config import load_config
-    from dskd.distributed import process_group, world_from_env
-    from dskd.train import fit, resolve_device
+    from dskd.training.distributed import process_group, world_from_env
+    from dskd.training.fit import fit, resolve_device
 
     config = load_config(args.config, args.set)
     # Started by torchrun (docs/training.md): join its process group; otherwise a single process.
@@ -91,7 +91,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     protocol, report = _protocol(args), not args.no_report
     _set_threads(args.threads)
     if model_mode:
-        from dskd.evaluate import evaluate_checkpoint
+        from dskd.evaluation.evaluate import evaluate_checkpoint
 
         summary = evaluate_checkpoint(args.checkpoint, args.data, args.out, layout=args.layout,
                                       split_file=args.split_file, split_part=args.split,
@@ -99,7 +99,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                       threshold=args.threshold, fov_dir=args.fov,
                                       fov_suffix=args.fov_suffix, protocol=protocol, report=report)
     else:
-        from dskd.evaluate_folders import evaluate_folders
+        from dskd.evaluation.folders import evaluate_folders
 
         summary = evaluate_folders(args.pred, args.labels, args.out, fov_dir=args.fov,
                                    images_dir=args.images, pred_suffix=args.pred_suffix,
@@ -122,7 +122,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from dskd.compare import compare_runs, format_markdown, write_comparison
+    from dskd.evaluation.compare import compare_runs, format_markdown, write_comparison
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
     result, runs = compare_runs(args.runs, labels=args.labels, metrics=metrics,
@@ -136,7 +136,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_threshold_sweep(args: argparse.Namespace) -> int:
-    from dskd.sweep import sweep_checkpoint
+    from dskd.evaluation.sweep import sweep_checkpoint
 
     _set_threads(args.threads)
     result = sweep_checkpoint(args.checkpoint, args.out, data_root=args.data, layout=args.layout,
@@ -217,7 +217,7 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from dskd.predict import predict_files
+    from dskd.deploy.predict import predict_files
 
     if args.threads < 0:
         raise DskdError(f"--threads {args.threads} must be >= 0 (0: the library's default)")
@@ -239,7 +239,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from dskd.export import export_onnx
+    from dskd.deploy.export import export_onnx
 
     out = export_onnx(args.checkpoint, args.out, check=not args.no_check)
     checked = "" if args.no_check else ", checked against PyTorch at two sizes and batch sizes"

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from dskd.data.readers import parse_layout
+from dskd.data.transforms import AugmentConfig
 from dskd.errors import ConfigError, DataError
 
 __all__ = [
@@ -57,21 +58,6 @@ class DataConfig:
     # false: images stay on disk and data-loader workers read each one when a crop needs it, so
     # memory does not grow with the dataset (docs/training.md); true keeps them all in memory.
     cache: bool = True
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """Augmentations applied identically to image and mask (intensity ones to the image only)."""
-
-    flips: bool = True
-    rot90: bool = True
-    rotation_deg: float = 15.0  # uniform in [-r, r]
-    scale_range: float = 0.15  # zoom uniform in [1 - s, 1 + s]
-    affine_prob: float = 0.5
-    brightness: float = 0.1  # additive shift uniform in [-b, b]
-    contrast: float = 0.2  # multiplicative factor uniform in [1 - c, 1 + c]
-    gamma: float = 0.3  # gamma uniform in [1 - g, 1 + g]
-    noise_std: float = 0.0
 
 
 @dataclass(frozen=True)

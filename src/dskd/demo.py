@@ -10,8 +10,8 @@ from pathlib import Path
 
 from dskd.config import load_config
 from dskd.data.synthetic import write_synthetic_dataset
-from dskd.evaluate import evaluate_checkpoint
-from dskd.train import fit
+from dskd.evaluation.evaluate import evaluate_checkpoint
+from dskd.training.fit import fit
 
 __all__ = ["run_demo", "format_table", "DEMO_CONFIG"]
 

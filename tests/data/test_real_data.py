@@ -51,7 +51,7 @@ def test_drive_reader_and_split():
 ])
 def test_shipped_configs_find_their_data_and_split(config, dataset, sizes):
     from dskd.config import load_config
-    from dskd.train import split_training_cases
+    from dskd.training.fit import split_training_cases
 
     _root(dataset)
     train, val = split_training_cases(load_config(REPO / "configs" / config))

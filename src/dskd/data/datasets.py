@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from dskd.config import AugmentConfig
 from dskd.data.cases import Case, CaseArrays, load_case
 from dskd.data.transforms import (
+    AugmentConfig,
     augment_intensity,
     intensity_stats,
     pad_to_multiple,

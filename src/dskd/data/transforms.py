@@ -14,12 +14,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from dskd.config import AugmentConfig
-
 __all__ = [
-    "CropPlacement", "apply_placement", "augment_intensity", "draw_placement", "intensity_stats",
-    "pad_to_multiple", "sample_crop", "standardize",
+    "AugmentConfig", "CropPlacement", "apply_placement", "augment_intensity", "draw_placement",
+    "intensity_stats", "pad_to_multiple", "sample_crop", "standardize",
 ]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """The augmentations' options (a config's `augment` section), applied identically to image and
+    mask (intensity ones to the image only)."""
+
+    flips: bool = True
+    rot90: bool = True
+    rotation_deg: float = 15.0  # uniform in [-r, r]
+    scale_range: float = 0.15  # zoom uniform in [1 - s, 1 + s]
+    affine_prob: float = 0.5
+    brightness: float = 0.1  # additive shift uniform in [-b, b]
+    contrast: float = 0.2  # multiplicative factor uniform in [1 - c, 1 + c]
+    gamma: float = 0.3  # gamma uniform in [1 - g, 1 + g]
+    noise_std: float = 0.0
 
 
 def intensity_stats(image: np.ndarray) -> tuple[float, float]:

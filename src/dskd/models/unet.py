@@ -9,16 +9,16 @@ losses, evaluation and export).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dskd.config import ModelConfig
 from dskd.errors import DataError
 from dskd.models.blocks import DoubleConv
 
-__all__ = ["UNetOutput", "UNet", "build_model"]
+__all__ = ["UNetOutput", "UNet", "UNetSettings", "build_model"]
 
 
 @dataclass(frozen=True)
@@ -82,5 +82,13 @@ class UNet(nn.Module):
         return UNetOutput(logits=self.head(x), side_logits=tuple(reversed(side_logits)))
 
 
-def build_model(config: ModelConfig) -> UNet:
-    return UNet(depth=config.depth, width=config.width, in_channels=config.in_channels)
+class UNetSettings(Protocol):
+    """What build_model reads: the config's `model` section satisfies it."""
+
+    depth: int
+    width: int
+    in_channels: int
+
+
+def build_model(settings: UNetSettings) -> UNet:
+    return UNet(depth=settings.depth, width=settings.width, in_channels=settings.in_channels)

@@ -1,0 +1,228 @@
+"""`dskd predict`: masks, probability maps, overlays and videos for image files, DICOM runs,
+folders (recursive) and globs, streamed frame by frame.
+
+A file that cannot be read is logged as one line (file: reason), listed in failed.txt and
+skipped; the run goes on and the report says how many failed (the CLI then exits 1). A per-frame
+summary.csv (file, frame, size, vessel area fraction, milliseconds per frame) is written as the
+frames go, so nothing grows with the length of a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from dskd.data.io import GrayRule
+from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
+from dskd.data.readers import gray_rule
+from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
+from dskd.errors import CheckpointError, DataError, DskdError
+from dskd.inference import check_window, frame_probabilities
+from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet
+
+__all__ = ["collect_inputs", "load_net", "predict_files", "PredictReport", "SUMMARY_FIELDS",
+           "DEFAULT_WINDOW", "DEFAULT_FPS"]
+
+log = logging.getLogger(__name__)
+
+SUMMARY_FIELDS = ("file", "frame", "height", "width", "vessel_fraction", "ms_per_frame")
+# Images with a side above this are tiled. Not the training crop (often 128): models are
+# validated on whole angiograms of 300-512 px, and smaller tiles would only take context away.
+DEFAULT_WINDOW = 512
+DEFAULT_FPS = 15.0  # video frame rate when a file does not state its own
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass
+class PredictReport:
+    """What a run did. failures: (file, reason) for every file that was skipped."""
+
+    n_files: int = 0
+    n_frames: int = 0
+    seconds: float = 0.0
+    written: list[Path] = field(default_factory=list)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _expand(item: str) -> list[Path]:
+    path = Path(item)
+    if path.exists() or not _GLOB_CHARS & set(item):
+        return [path]
+    matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
+    if not matches:
+        raise DataError(f"{item}: no files match this pattern")
+    return matches
+
+
+def collect_inputs(inputs: list[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, output key) for every input: files as named, image/DICOM files found recursively
+    in folders, and glob patterns (`**` recurses). The key is the output name without suffix:
+    the file's stem, or its path relative to the folder it was found in.
+
+    Files inside `exclude` (the output folder) are skipped. Raises DataError for a missing path,
+    a pattern or folder that yields nothing, or two inputs that would write the same outputs.
+    """
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        for path in _expand(str(item)):
+            if path.is_dir():
+                inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+                                and is_media_file(p) and not _is_within(p, exclude))
+                if not inside:
+                    raise DataError(f"{path}: no images or DICOM files found (searched recursively)")
+                found.extend((p, _output_key(p.relative_to(path))) for p in inside)
+            elif path.is_file():
+                found.append((path, _output_key(Path(path.name))))
+            else:
+                raise DataError(f"{path}: file not found")
+    owners: dict[Path, Path] = {}
+    for path, key in found:
+        if key in owners and owners[key] != path:
+            raise DataError(f"{owners[key]} and {path} would both write {key}_*; rename one or "
+                            "predict them into different --out folders")
+        owners[key] = path
+    return list({path: (path, key) for path, key in found}.values())  # a file named twice runs once
+
+
+def _output_key(relative: Path) -> Path:
+    """The output name: the path without its suffix when that is a file type's (IM0001.dcm ->
+    IM0001), whole otherwise (a DICOM named by its UID, 1.2.840.113619.2.5, keeps every part)."""
+    return relative.with_suffix("") if relative.suffix.lower() in MEDIA_SUFFIXES else relative
+
+
+def _is_within(path: Path, folder: Path | None) -> bool:
+    return folder is not None and path.resolve().is_relative_to(folder.resolve())
+
+
+def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
+             amp: bool = False, channels_last: bool = True, threads: int = 0
+             ) -> tuple[Net, float, GrayRule]:
+    """(backend net, decision threshold, colour-to-gray rule of its training data) from a
+    checkpoint (torch) or an exported model (onnxruntime)."""
+    model_path = Path(model_path)
+    if backend not in BACKENDS:
+        raise DskdError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    is_onnx = model_path.suffix.lower() == ".onnx"
+    if backend == "onnxruntime":
+        if not is_onnx:
+            raise CheckpointError(f"{model_path}: --backend onnxruntime needs an exported model; "
+                                  f"run `dskd export {model_path} --out model.onnx` first")
+        if device != "cpu" or amp:
+            raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
+        net = OnnxNet(model_path, threads=threads)
+        layout = net.metadata.get("config", {}).get("data", {}).get("layout", "folder")
+        return net, net.threshold, gray_rule(layout)
+    if is_onnx:
+        raise CheckpointError(f"{model_path}: an ONNX model; add --backend onnxruntime")
+    from dskd.checkpoint import load_model
+
+    torch_device = torch.device(device)
+    if torch_device.type == "cuda" and not torch.cuda.is_available():
+        raise DskdError("--device cuda: no CUDA device is available here; use --device cpu")
+    model, config, threshold = load_model(model_path)
+    net = TorchNet(model, torch_device, channels_last=channels_last,
+                   autocast_dtype=torch.bfloat16 if amp else None)
+    return net, threshold, gray_rule(config.data.layout)
+
+
+def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
+                  backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
+                  amp: bool = False, channels_last: bool = True, threads: int = 0, tta: bool = False,
+                  window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
+                  overlays: bool = True, video: VideoFormat | None = None) -> PredictReport:
+    """Predict every input into out_dir (see the module docstring for the files written).
+
+    threshold: None takes the model's own. window: tile images with a side above it (None or 0:
+    never tile). Raises DskdError for problems with the run as a whole (model, options, inputs
+    that do not exist); problems with one file are reported in PredictReport.failures.
+    """
+    check_video_support(video)
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise DskdError(f"--threshold {threshold} must be in (0, 1)")
+    out_dir = Path(out_dir)
+    net, model_threshold, gray = load_net(model_path, backend=backend, device=device, amp=amp,
+                                    channels_last=channels_last, threads=threads)
+    items = collect_inputs(inputs, exclude=out_dir)
+    threshold = model_threshold if threshold is None else threshold
+    window = check_window(window, net.size_multiple)
+    report = PredictReport()
+    probed: list[tuple[MediaInfo, Path]] = []
+    for path, key in items:  # headers only: frame counts for the progress bar, early failures
+        try:
+            probed.append((probe(path), key))
+        except DataError as error:
+            _fail(report, path, error)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with open(out_dir / "summary.csv", "w", newline="") as handle, \
+            tqdm(total=sum(info.n_frames for info, _ in probed), unit="frame", desc="predict",
+                 disable=None) as bar:
+        rows = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
+        rows.writeheader()
+        for info, key in probed:
+            settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
+                            probabilities=probabilities, overlays=overlays, video=video)
+            try:
+                _predict_one(net, info, out_dir / key, rows, bar, **settings)
+            except DataError as error:
+                _fail(report, info.path, error)
+                continue
+            handle.flush()
+            report.n_files += 1
+            report.n_frames += info.n_frames
+            report.written.append(out_dir / key)
+    report.seconds = time.perf_counter() - start
+    _write_failures(report, out_dir)
+    log.info("%d files, %d frames in %.1fs (%.1f frames/s), threshold %.2f, backend %s; %d failed",
+             report.n_files, report.n_frames, report.seconds,
+             report.n_frames / max(report.seconds, 1e-9), threshold, backend, len(report.failures))
+    return report
+
+
+def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm, *,
+                 threshold: float, gray: GrayRule, tta: bool, window: int | None,
+                 probabilities: bool, overlays: bool, video: VideoFormat | None) -> None:
+    """Stream one file's frames through the net into its OutputWriter and summary rows."""
+    writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
+                          probabilities=probabilities, overlays=overlays, video=video,
+                          fps=info.fps or DEFAULT_FPS)
+    index = 0
+    try:
+        for index, image in enumerate(iter_frames(info, gray=gray), start=1):
+            tick = time.perf_counter()
+            probs = frame_probabilities(net, image, tta=tta, window=window)
+            mask = probs >= threshold
+            elapsed_ms = 1000 * (time.perf_counter() - tick)
+            writer.add(image, probs, mask)
+            rows.writerow({"file": str(info.path), "frame": index, "height": info.height,
+                           "width": info.width, "vessel_fraction": f"{mask.mean():.6f}",
+                           "ms_per_frame": f"{elapsed_ms:.2f}"})
+            bar.update(1)
+        if index != info.n_frames:
+            raise DataError(f"{info.path}: {index} frames decoded, the header announces {info.n_frames}")
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _fail(report: PredictReport, path: Path, error: DskdError) -> None:
+    reason = str(error)
+    reason = reason[len(str(path)) + 2:] if reason.startswith(f"{path}: ") else reason
+    log.error("%s: %s (skipped)", path, reason)
+    report.failures.append((path, reason))
+
+
+def _write_failures(report: PredictReport, out_dir: Path) -> None:
+    failed = out_dir / "failed.txt"
+    if report.failures:
+        failed.write_text("".join(f"{path}\t{reason}\n" for path, reason in report.failures))
+    else:
+        failed.unlink(missing_ok=True)

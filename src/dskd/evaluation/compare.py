@@ -1,0 +1,197 @@
+"""`dskd compare`: paired per-image differences between evaluations of the same images.
+
+Each run is a folder written by `dskd evaluate` (per_image.csv and summary.json). Images are
+matched by name; the runs must hold the same images and have been scored under the same protocol,
+else the comparison is refused. The first run is the baseline A; every other run B is compared
+with it metric by metric (dskd.evaluation.stats: mean difference B - A, bootstrap CI, Wilcoxon p, Holm p).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dskd.errors import DataError
+from dskd.evaluation.report.html import decimals
+from dskd.evaluation.stats import holm_adjust, paired_comparison
+from dskd.metrics.suite import METRICS
+
+__all__ = ["EvaluatedRun", "load_run", "compare_runs", "format_markdown", "write_comparison"]
+
+# Protocol fields that change the figures: runs that differ in one cannot be compared.
+_PROTOCOL_KEYS = ("connectivity", "empty_policy", "zero_division")
+
+
+@dataclass(frozen=True)
+class EvaluatedRun:
+    label: str
+    folder: Path
+    values: dict[str, dict[str, float]]  # image name -> metric -> value (NaN when undefined)
+    summary: dict
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def load_run(folder: str | Path, label: str | None = None) -> EvaluatedRun:
+    """An evaluation folder: its per-image metric values and its summary."""
+    folder = Path(folder)
+    csv_path, summary_path = folder / "per_image.csv", folder / "summary.json"
+    for path in (csv_path, summary_path):
+        if not path.is_file():
+            raise DataError(f"{folder}: no {path.name}; pass a folder written by `dskd evaluate --out`")
+    with open(csv_path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        metrics = [m for m in METRICS if m in (reader.fieldnames or [])]
+        values = {row["name"]: {m: _number(row[m]) for m in metrics} for row in reader}
+    if not values:
+        raise DataError(f"{csv_path}: no images")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except json.JSONDecodeError as error:
+        raise DataError(f"{summary_path}: not valid JSON ({error})") from None
+    return EvaluatedRun(label or folder.name, folder, values, summary)
+
+
+def _unique_labels(folders: list[Path]) -> list[str]:
+    """Folder names, or parent/name where two runs share a name (e.g. two 'evaluation' folders)."""
+    names = [f.name for f in folders]
+    labels = [f"{f.parent.name}/{f.name}" if names.count(f.name) > 1 else f.name for f in folders]
+    return [f"{label} ({i + 1})" if labels.count(label) > 1 else label for i, label in enumerate(labels)]
+
+
+def _check_comparable(runs: list[EvaluatedRun]) -> None:
+    base = runs[0]
+    for run in runs[1:]:
+        missing, extra = set(base.values) - set(run.values), set(run.values) - set(base.values)
+        if missing or extra:
+            sample = sorted(missing or extra)[:3]
+            raise DataError(
+                f"{run.folder} and {base.folder} hold different images ({len(missing)} only in "
+                f"{base.label}, {len(extra)} only in {run.label}, e.g. {', '.join(sample)}); "
+                "evaluate both on the same images")
+        for key in _PROTOCOL_KEYS:
+            a = base.summary.get("protocol", {}).get(key)
+            b = run.summary.get("protocol", {}).get(key)
+            if a != b:
+                raise DataError(f"{run.folder} was scored with {key}={b}, {base.folder} with {key}={a}; "
+                                "re-evaluate one of them with the other's setting")
+        if bool(base.summary.get("fov")) != bool(run.summary.get("fov")):
+            raise DataError(f"{run.folder} and {base.folder}: one was scored inside a field-of-view "
+                            "mask and the other was not; pass the same --fov to both evaluations")
+
+
+def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
+                 metrics: list[str] | None = None, confidence: float = 0.95,
+                 n_resamples: int = 10_000, seed: int = 0) -> tuple[dict, list[EvaluatedRun]]:
+    """Compare every run with the first; returns (the result as plain data, the loaded runs)."""
+    if len(folders) < 2:
+        raise DataError("compare needs at least two evaluation folders")
+    folders = [Path(f) for f in folders]
+    if labels is not None and len(labels) != len(folders):
+        raise DataError(f"{len(labels)} labels for {len(folders)} runs; give one label per run")
+    runs = [load_run(f, label) for f, label in zip(folders, labels or _unique_labels(folders), strict=True)]
+    _check_comparable(runs)
+    common = [m for m in METRICS if all(m in next(iter(r.values.values())) for r in runs)]
+    if metrics is not None:
+        unknown = [m for m in metrics if m not in common]
+        if unknown:
+            raise DataError(f"metric '{unknown[0]}' is not in every run; available: {', '.join(common)}")
+        common = list(metrics)
+    names = sorted(runs[0].values)
+    comparisons = []
+    for run in runs[1:]:
+        results = {}
+        for m in common:
+            a = np.array([runs[0].values[n][m] for n in names])
+            b = np.array([run.values[n][m] for n in names])
+            results[m] = paired_comparison(a, b, higher_is_better=METRICS[m].higher_is_better,
+                                           confidence=confidence, n_resamples=n_resamples,
+                                           seed=seed).to_dict()
+        for m, p_holm in zip(common, holm_adjust([results[m]["p_value"] for m in common]), strict=True):
+            results[m]["p_holm"] = p_holm
+        comparisons.append({"a": runs[0].label, "b": run.label, "metrics": results})
+    result = {
+        "runs": [{"label": r.label, "folder": str(r.folder), "threshold": r.summary.get("threshold"),
+                  "threshold_policy": r.summary.get("threshold_policy")} for r in runs],
+        "n_images": len(names),
+        "protocol": runs[0].summary.get("protocol"),
+        "settings": {"difference": "b - a, per image", "interval": "percentile bootstrap of the mean",
+                     "confidence": confidence, "n_resamples": n_resamples, "seed": seed,
+                     "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
+                     "p_holm": "Holm-adjusted over the metrics of one comparison"},
+        "higher_is_better": {m: METRICS[m].higher_is_better for m in common},
+        "comparisons": comparisons,
+    }
+    return result, runs
+
+
+def _cell(value: float | None, digits: int = 4) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _p_cell(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
+
+
+def format_markdown(result: dict) -> str:
+    """One markdown table per comparison."""
+    confidence = int(round(result["settings"]["confidence"] * 100))
+    out = []
+    for comparison in result["comparisons"]:
+        a, b = comparison["a"], comparison["b"]
+        out.append(f"### {b} vs {a} ({result['n_images']} images, difference = {b} - {a})\n")
+        out.append(f"| metric | better | {a} | {b} | mean diff | {confidence}% CI | median diff | "
+                   f"Wilcoxon p | Holm p | n | {b} better / {a} better |")
+        out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+        for m, r in comparison["metrics"].items():
+            digits = decimals(m)
+            better = {True: "higher", False: "lower", None: "1"}[result["higher_is_better"][m]]
+            out.append(f"| {m} | {better} | {_cell(r['mean_a'], digits)} | {_cell(r['mean_b'], digits)} | "
+                       f"{_cell(r['mean_difference'], digits)} | [{_cell(r['ci_low'], digits)}, "
+                       f"{_cell(r['ci_high'], digits)}] | {_cell(r['median_difference'], digits)} | "
+                       f"{_p_cell(r['p_value'])} | {_p_cell(r['p_holm'])} | {r['n']} | "
+                       f"{r['b_better']} / {r['a_better']} |")
+        out.append("")
+    settings = result["settings"]
+    out.append(f"Per-image paired differences; {confidence}% {settings['interval']} "
+               f"({settings['n_resamples']} resamples, seed {settings['seed']}); {settings['test']}; "
+               f"{settings['p_holm']}. Thresholds: " + ", ".join(
+                   f"{r['label']} {_cell(r['threshold'], 2) if r['threshold'] is not None else 'external'} "
+                   f"({r['threshold_policy']})" for r in result["runs"]) + ".")
+    return "\n".join(out) + "\n"
+
+
+def _json_safe(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_comparison(result: dict, runs: list[EvaluatedRun], out_dir: str | Path, *,
+                     report: bool = True) -> Path:
+    """out_dir/comparison.json, comparison.md (and report.html with its figures)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "comparison.json").write_text(json.dumps(_json_safe(result), indent=2))
+    (out_dir / "comparison.md").write_text(format_markdown(result))
+    if report:
+        from dskd.evaluation.report.compare_report import write_comparison_report
+
+        write_comparison_report(out_dir, result, runs)
+    return out_dir

@@ -1,0 +1,13 @@
+"""Probabilities for whole images of any size, from PyTorch or ONNX Runtime (`backends`)."""
+
+from dskd.inference.probabilities import (
+    FLIPS,
+    WINDOW_OVERLAP,
+    check_window,
+    frame_probabilities,
+    predict_probabilities,
+    run_network,
+)
+
+__all__ = ["predict_probabilities", "frame_probabilities", "run_network", "check_window", "FLIPS",
+           "WINDOW_OVERLAP"]

@@ -1,0 +1,100 @@
+"""The network behind one call, whatever runs it: PyTorch (CPU or CUDA) or ONNX Runtime.
+
+A backend takes a standardised batch padded to its `size_multiple` and returns vessel
+probabilities of the same shape:
+
+    net = TorchNet(model, torch.device("cpu"), channels_last=True)   # or OnnxNet("model.onnx")
+    probabilities = net(batch)            # (B, 1, H, W) float32 -> (B, 1, H, W) float32 in [0, 1]
+
+Both see the same inputs: standardisation, padding, tiling and flips live in dskd.inference.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Literal, Protocol
+
+import torch
+from torch import Tensor, nn
+
+from dskd.errors import CheckpointError
+from dskd.models.wrappers import unwrap
+
+__all__ = ["Net", "TorchNet", "OnnxNet", "ONNX_METADATA_KEY", "Backend", "BACKENDS"]
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["torch", "onnxruntime"]
+BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
+ONNX_METADATA_KEY = "dskd"  # metadata_props entry holding JSON: size_multiple, threshold, config
+
+
+class Net(Protocol):
+    size_multiple: int
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        """(B, 1, H, W) float32 on the CPU, H and W multiples of size_multiple -> probabilities."""
+        ...
+
+
+class TorchNet:
+    """A PyTorch model (put in eval mode by the caller) as a Net. channels_last and autocast are
+    the speed settings that benchmarks/inference.py measures; autocast_dtype None keeps float32."""
+
+    def __init__(self, model: nn.Module, device: torch.device | str = "cpu", *,
+                 channels_last: bool = False, autocast_dtype: torch.dtype | None = None) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)  # eval mode is the caller's business, as in training
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.autocast_dtype = autocast_dtype
+        self.size_multiple = int(unwrap(model).size_multiple)
+
+    @torch.inference_mode()
+    def __call__(self, batch: Tensor) -> Tensor:
+        batch = batch.to(self.device, non_blocking=True)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype)
+                    if self.autocast_dtype is not None else contextlib.nullcontext())
+        with autocast:
+            logits = self.model(batch, with_side_outputs=False).logits
+        return torch.sigmoid(logits.float()).to("cpu").contiguous()
+
+
+class OnnxNet:
+    """An exported model (dskd export) run by ONNX Runtime on the CPU.
+
+    threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: ONNX model not found")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # warnings about unused initialisers are noise here
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # ORT raises its own Fail/InvalidGraph/InvalidProtobuf types
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CheckpointError(f"{path}: not a loadable ONNX model ({first})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
+        if meta is None:
+            raise CheckpointError(f"{path}: no dskd metadata; export it with `dskd export`")
+        self.metadata = json.loads(meta)
+        self.size_multiple = int(self.metadata["size_multiple"])
+        self.threshold = float(self.metadata["threshold"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        array = batch.detach().to("cpu", torch.float32).contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])

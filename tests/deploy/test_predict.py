@@ -1,0 +1,221 @@
+"""`dskd predict` end to end: mixed folders with DICOM runs, odd sizes, a corrupt file; outputs,
+summary CSV, failures and exit codes, the ONNX Runtime backend, videos and flat memory."""
+
+import csv
+import logging
+import tracemalloc
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from dskd.checkpoint import load_model
+from dskd.cli import main
+from dskd.data.media import iter_frames, probe
+from dskd.data.synthetic import synth_angiogram
+from dskd.deploy.export import export_onnx
+from dskd.deploy.predict import SUMMARY_FIELDS, collect_inputs, predict_files
+from dskd.errors import DataError
+from dskd.inference import predict_probabilities
+from tests.data.dicom_files import write_dicom
+from tests.model_files import torch_threads, write_random_checkpoint
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    with torch_threads(1):
+        yield
+
+
+def _angiogram(size, seed):
+    return synth_angiogram(np.random.default_rng(seed), size)[0]
+
+
+def _cine(n, size, seed=0):
+    """(n, size, size) 12-bit frames of a synthetic angiogram drifting sideways."""
+    image = _angiogram(size + n, seed)
+    return np.stack([(image[:size, k:k + size] * 4095).astype(np.uint16) for k in range(n)])
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    return write_random_checkpoint(tmp_path_factory.mktemp("model") / "model.pt", depth=2, width=4)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """A folder as it might come from a cath lab: cines and images, odd sizes, one corrupt file."""
+    root = tmp_path_factory.mktemp("batch") / "in"
+    (root / "run1").mkdir(parents=True)
+    Image.fromarray((_angiogram(80, 1)[:61, :70] * 255).astype(np.uint8)).save(root / "odd.png")
+    write_dicom(root / "run1" / "cine.dcm", 4095 - _cine(6, 48), bits_stored=12, photometric="MONOCHROME1",
+                frame_time_ms=100.0)
+    write_dicom(root / "run1" / "1.2.840.99.2", (_angiogram(40, 2)[:37] * 255).astype(np.uint8))
+    tifffile.imwrite(root / "stack.tif", _cine(3, 33, seed=3), photometric="minisblack")
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (root / "notes.txt").write_text("ignored: not an image")
+    return root
+
+
+@pytest.fixture(scope="module")
+def predicted(checkpoint, batch, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pred") / "out"
+    report = predict_files(checkpoint, [batch], out, probabilities=True, video="gif")
+    return report, out
+
+
+def test_collect_inputs_recurses_and_names_outputs_by_relative_path(batch):
+    found = dict((key.as_posix(), path.name) for path, key in collect_inputs([batch]))
+    assert found == {"broken": "broken.png", "odd": "odd.png", "stack": "stack.tif",
+                     "run1/cine": "cine.dcm", "run1/1.2.840.99.2": "1.2.840.99.2"}
+
+
+def test_collect_inputs_globs_and_errors(batch, tmp_path):
+    assert [p.name for p, _ in collect_inputs([str(batch / "**" / "*.dcm")])] == ["cine.dcm"]
+    with pytest.raises(DataError, match=r"nothing\*.png: no files match"):
+        collect_inputs([str(tmp_path / "nothing*.png")])
+    with pytest.raises(DataError, match="gone.png: file not found"):
+        collect_inputs([tmp_path / "gone.png"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a" / "x.png")
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "b" / "x.png")
+    with pytest.raises(DataError, match="would both write x_"):
+        collect_inputs([tmp_path / "a" / "x.png", tmp_path / "b" / "x.png"])
+
+
+def test_outputs_keep_sizes_and_frame_counts(predicted, batch):
+    report, out = predicted
+    assert report.n_files == 4 and report.n_frames == 1 + 6 + 1 + 3
+    odd = np.asarray(Image.open(out / "odd_mask.png"))
+    assert odd.shape == (61, 70) and set(np.unique(odd)) <= {0, 255}
+    assert np.asarray(Image.open(out / "odd_overlay.png")).shape == (61, 70, 3)
+    assert np.asarray(Image.open(out / "odd_prob.png")).shape == (61, 70)
+    assert np.asarray(Image.open(out / "run1" / "1.2.840.99.2_mask.png")).shape == (37, 40)
+    assert tifffile.imread(out / "run1" / "cine_mask.tif").shape == (6, 48, 48)
+    assert tifffile.imread(out / "run1" / "cine_prob.tif").shape == (6, 48, 48)
+    assert tifffile.imread(out / "stack_mask.tif").shape == (3, 33, 33)
+    gif = Image.open(out / "run1" / "cine_overlay.gif")
+    assert gif.n_frames == 6 and gif.info["duration"] == 100  # the DICOM's 10 frames/s
+    assert not list(out.rglob(".*.part"))
+
+
+def test_cine_masks_equal_frame_by_frame_prediction(predicted, batch, checkpoint):
+    _, out = predicted
+    model, _, threshold = load_model(checkpoint)
+    masks = tifffile.imread(out / "run1" / "cine_mask.tif")
+    for mask, frame in zip(masks, iter_frames(probe(batch / "run1" / "cine.dcm")), strict=True):
+        expected = predict_probabilities(model, frame, torch.device("cpu")) >= threshold
+        np.testing.assert_array_equal(mask == 255, expected)
+        assert 0.01 < expected.mean() < 0.99
+
+
+def test_summary_csv_has_one_row_per_frame(predicted):
+    _, out = predicted
+    with open(out / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == SUMMARY_FIELDS
+    assert len(rows) == 11 and not any("broken" in r["file"] for r in rows)
+    cine = [r for r in rows if r["file"].endswith("cine.dcm")]
+    assert [int(r["frame"]) for r in cine] == [1, 2, 3, 4, 5, 6]
+    masks = tifffile.imread(out / "run1" / "cine_mask.tif")
+    for row, mask in zip(cine, masks, strict=True):
+        assert float(row["vessel_fraction"]) == pytest.approx((mask == 255).mean(), abs=1e-6)
+        assert float(row["ms_per_frame"]) > 0
+
+
+def test_corrupt_file_is_reported_and_skipped(predicted, batch):
+    report, out = predicted
+    failures = [(path.name, reason.split(" (")[0]) for path, reason in report.failures]
+    assert failures == [("broken.png", "unreadable image")]
+    assert (out / "failed.txt").read_text().startswith(f"{batch / 'broken.png'}\tunreadable image")
+
+
+def test_cli_exits_1_after_processing_the_rest_and_logs_one_line(checkpoint, batch, tmp_path, caplog):
+    with caplog.at_level(logging.ERROR, logger="dskd"):
+        code = main(["predict", "--checkpoint", str(checkpoint), str(batch), "--out", str(tmp_path / "o"),
+                     "--no-overlays"])
+    assert code == 1
+    assert (tmp_path / "o" / "stack_mask.tif").exists() and not (tmp_path / "o" / "odd_overlay.png").exists()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith(f"{batch / 'broken.png'}: unreadable image")
+    assert main(["predict", "--checkpoint", str(checkpoint), str(batch / "odd.png"),
+                 "--out", str(tmp_path / "ok")]) == 0
+
+
+def test_a_cine_that_breaks_half_way_leaves_no_outputs(checkpoint, tmp_path):
+    data = write_dicom(tmp_path / "full.dcm", _cine(8, 32)).read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cut.dcm").write_bytes(data[: len(data) - 32 * 32 * 2 * 3])
+    report = predict_files(checkpoint, [tmp_path / "in"], tmp_path / "out", probabilities=True)
+    assert len(report.failures) == 1 and "cannot decode frame" in report.failures[0][1]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == sorted(["summary.csv", "failed.txt"])
+
+
+def test_onnxruntime_backend_matches_torch(checkpoint, batch, predicted, tmp_path):
+    _, torch_out = predicted
+    onnx_path = export_onnx(checkpoint, tmp_path / "model.onnx")
+    report = predict_files(onnx_path, [batch / "run1", batch / "odd.png"], tmp_path / "out",
+                           backend="onnxruntime", probabilities=True)
+    assert report.n_files == 3 and not report.failures
+    # keys are relative to the folder named: run1's files land at the top of this run's output
+    for name, torch_name in (("odd_prob.png", "odd_prob.png"),
+                             ("1.2.840.99.2_prob.png", "run1/1.2.840.99.2_prob.png")):
+        a = np.asarray(Image.open(tmp_path / "out" / name), dtype=int)
+        b = np.asarray(Image.open(torch_out / torch_name), dtype=int)
+        assert np.abs(a - b).max() <= 1  # 8-bit probabilities: rounding may differ by one step
+    a = tifffile.imread(tmp_path / "out" / "cine_mask.tif")
+    b = tifffile.imread(torch_out / "run1" / "cine_mask.tif")
+    assert np.mean(a != b) < 1e-3
+
+
+def test_backend_and_model_file_must_match(checkpoint, batch, tmp_path, capsys):
+    assert main(["predict", "--checkpoint", str(checkpoint), "--backend", "onnxruntime", str(batch),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "needs an exported model; run `dskd export" in capsys.readouterr().err
+
+
+def test_export_command(checkpoint, tmp_path, capsys):
+    assert main(["export", str(checkpoint), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 1000
+    assert "checked against PyTorch" in capsys.readouterr().out
+
+
+def test_mp4_video(checkpoint, batch, tmp_path):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="MP4 needs the video extra")
+    predict_files(checkpoint, [batch / "run1" / "cine.dcm"], tmp_path, video="mp4")
+    reader = imageio_ffmpeg.read_frames(str(tmp_path / "cine_overlay.mp4"))
+    meta = next(reader)
+    assert tuple(meta["size"]) == (48, 48) and meta["fps"] == pytest.approx(10)
+    assert sum(1 for _ in reader) == 6
+
+
+def test_memory_stays_flat_over_a_long_cine(checkpoint, tmp_path):
+    """Peak Python/numpy memory for 140 frames is that for 20: nothing is kept per frame (one
+    kept 32x32 mask, the smallest per-frame array, would add 120 kB)."""
+    peaks = {}
+    for n in (20, 140):
+        path = write_dicom(tmp_path / f"c{n}.dcm", _cine(n, 32))
+        tracemalloc.start()
+        try:
+            predict_files(checkpoint, [path], tmp_path / f"out{n}", probabilities=True)
+            peaks[n] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peaks[140] < peaks[20] + 60_000, peaks
+
+
+def test_model_trained_on_green_channel_reads_green(tmp_path):
+    from dskd.checkpoint import load_checkpoint, save_checkpoint
+    from dskd.config import config_to_dict, load_config
+    from dskd.deploy.predict import load_net
+    from dskd.models import build_model
+
+    config = load_config(None, ["data.layout=drive"])
+    path = tmp_path / "m.pt"
+    save_checkpoint({"config": config_to_dict(config), "model": build_model(config.model).state_dict()},
+                    path)
+    assert load_checkpoint(path)["config"]["data"]["layout"] == "drive"
+    assert load_net(path)[2] == "green"
