@@ -50,6 +50,9 @@ class DataConfig:
     layout: str = "folder"  # a reader name from dskd.data.readers.READERS
     split_file: str = ""  # JSON with train/val(/test) case names; empty: carve val from train
     val_fraction: float = 0.2  # used only without a split file
+    # Cross-validation: with a split file of parts fold_0, fold_1, ... (splits/*_cv*.json), train
+    # on every fold but fold_<fold> and validate on it; -1: the file's train and val parts.
+    fold: int = -1
     crop_size: int = 128
     batch_size: int = 8
     samples_per_epoch: int = 400  # random crops drawn per epoch
@@ -217,6 +220,9 @@ def _validate(config: Config) -> None:
          f"use {max(2**m.depth, d.crop_size // 2**m.depth * 2**m.depth)}"),
         (d.batch_size >= 1, f"data.batch_size={d.batch_size} must be >= 1"),
         (0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)"),
+        (d.fold >= -1, f"data.fold={d.fold} must be a fold index (0, 1, ...) or -1 (no folds)"),
+        (d.fold == -1 or d.split_file, "data.fold needs data.split_file, a file of fold_k parts "
+                                       "(e.g. splits/cimat_cv5.json)"),
         (0.0 <= d.foreground_crop_prob <= 1.0, "data.foreground_crop_prob must be in [0, 1]"),
         (o.epochs >= 1, f"optim.epochs={o.epochs} must be >= 1"),
         (o.lr > 0, f"optim.lr={o.lr} must be > 0"),

@@ -87,3 +87,29 @@ def test_hashed_order_is_a_fixed_sha256_shuffle():
     assert hashed_order(names, 7) == expected
     assert hashed_order(list(reversed(names)), 7) == expected
     assert hashed_order(names, 7) != hashed_order(names, 8) or len(names) < 2
+
+
+def test_fold_parts_hold_out_one_fold():
+    from dskd.data.splits import fold_parts, parse_split
+
+    split = parse_split({"fold_0": ["a"], "fold_1": ["b"], "fold_2": ["c"], "test": ["d"]}, "cv.json")
+    assert fold_parts(split, 1) == (["fold_0", "fold_2"], "fold_1")
+    with pytest.raises(DataError, match="folds 0-2"):
+        fold_parts(split, 3)
+    with pytest.raises(DataError, match="needs parts fold_0"):
+        fold_parts(parse_split({"train": ["a"], "val": ["b"]}, "plain.json"), 0)
+
+
+def test_config_fold_trains_on_the_other_folds(tiny_dataset, tmp_path):
+    import json
+
+    from dskd.config import load_config
+    from dskd.training.fit import split_training_cases
+
+    names = sorted(p.stem for p in (tiny_dataset / "images").iterdir())
+    (tmp_path / "cv.json").write_text(json.dumps({f"fold_{k}": names[k::4] for k in range(4)}))
+    config = load_config(None, [f"data.root={tiny_dataset}", f"data.split_file={tmp_path / 'cv.json'}",
+                                "data.fold=2"])
+    train, val = split_training_cases(config)
+    assert [c.name for c in val] == names[2::4]
+    assert sorted(c.name for c in train) == sorted(set(names) - set(names[2::4]))

@@ -96,12 +96,66 @@ def xcad() -> dict:
     }
 
 
+def _folds(names: list[str], k: int, *, salt: str) -> dict[str, list[str]]:
+    """fold_0 .. fold_{k-1}: name i of the hashed order goes to fold i mod k (sizes differ by at
+    most one), each fold in natural order."""
+    order = hashed_order(names, f"{SEED}{salt}")
+    return {f"fold_{f}": _sorted(order[f::k]) for f in range(k)}
+
+
+def _cv_description(dataset: str, pool: str, k: int, salt: str, test: str) -> str:
+    return (f"{dataset}: {k}-fold cross-validation of {pool}. Sorted by the SHA-256 hex of "
+            f"'{SEED}{salt}:<name>', the i-th name goes to fold_(i mod {k}) "
+            f"(dskd.data.split_recipes); data.fold=k trains on the other folds and validates on "
+            f"fold_k. {test}")
+
+
+def cimat_cv5() -> dict:
+    training = [f"training_{k}" for k in range(1, 41)]
+    return {"description": _cv_description(
+                "CIMAT angiograms (layout cimat)", "training 1-40", 5, "/cv",
+                "test = testing 1-20, scored once for a recipe chosen out of fold."),
+            **_folds(training, 5, salt="/cv"), "test": [f"testing_{k}" for k in range(1, 21)]}
+
+
+def drive_cv4() -> dict:
+    names = [str(k) for k in range(21, 41)]
+    return {"description": _cv_description(
+                "DRIVE (layout drive)", "the 20 official training images 21-40", 4, "/cv",
+                "No test part: the official test images have no public labels here; metrics count "
+                "pixels inside the field of view."),
+            **_folds(names, 4, salt="/cv")}
+
+
+def dca1_cv5() -> dict:
+    names = [str(k) for k in range(1, 101)]
+    return {"description": _cv_description(
+                "DCA1 (layout dca1)", "images 1-100", 5, "/cv",
+                "test = 101-134 (the FR-UNet split), scored once."),
+            **_folds(names, 5, salt="/cv"), "test": [str(k) for k in range(101, 135)]}
+
+
+def xcad_cv5() -> dict:
+    xcad_split = xcad()
+    pool = [str(p) for p in (*xcad_split["train"], *xcad_split["val"])]
+    folds = {name: [int(p) for p in part] for name, part in _folds(pool, 5, salt="/cv").items()}
+    return {"description": _cv_description(
+                "XCAD's 126 labelled angiograms (layout xcad; parts are 1-based positions as in "
+                "xcad.json)", "the 84 train + val positions of xcad.json", 5, "/cv",
+                "test = the 42 test positions of xcad.json."),
+            "n_cases": 126, **folds, "test": xcad_split["test"]}
+
+
 SPLIT_RECIPES: dict[str, Callable[[], dict]] = {
     "cimat.json": cimat,
     "drive.json": drive,
     "dca1_frunet.json": dca1_frunet,
     "dca1_original.json": dca1_original,
     "xcad.json": xcad,
+    "cimat_cv5.json": cimat_cv5,
+    "drive_cv4.json": drive_cv4,
+    "dca1_cv5.json": dca1_cv5,
+    "xcad_cv5.json": xcad_cv5,
 }
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "read_split_file",
     "parse_split",
     "apply_split",
+    "fold_parts",
     "resolve_split",
     "hashed_order",
     "DISJOINT_PARTS",
@@ -157,3 +158,15 @@ def resolve_split(cases: list[Case], split: Split) -> dict[str, list[str]]:
     """Every part as case names (positions resolved against `cases`)."""
     return {part: [c.name for c in apply_split(cases, split, part, source=split.source)]
             for part in split.parts}
+
+
+def fold_parts(split: Split, fold: int) -> tuple[list[str], str]:
+    """(the fold_* parts to train on, the part to validate on) for cross-validation fold `fold`."""
+    folds = sorted((p for p in split.parts if p.startswith("fold_")), key=lambda p: int(p[5:]))
+    if not folds:
+        raise DataError(f"{split.source}: data.fold needs parts fold_0, fold_1, ...; this file has "
+                        f"{', '.join(split.parts)}")
+    held_out = f"fold_{fold}"
+    if held_out not in folds:
+        raise DataError(f"{split.source}: data.fold={fold} but the file has folds 0-{len(folds) - 1}")
+    return [p for p in folds if p != held_out], held_out

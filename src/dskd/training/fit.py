@@ -39,7 +39,8 @@ from dskd.config import (
 from dskd.data.cases import Case, CaseArrays
 from dskd.data.datasets import EpochSampler, TrainCrops, load_cases
 from dskd.data.readers import read_cases
-from dskd.data.splits import apply_split, carve_validation, read_split_file
+from dskd.data.readers.common import natural_key
+from dskd.data.splits import apply_split, carve_validation, fold_parts, read_split_file
 from dskd.errors import CheckpointError, ConfigError, DataError
 from dskd.evaluation.evaluate import choose_threshold, predict_cases, score_predictions
 from dskd.inference import predict_probabilities
@@ -78,6 +79,13 @@ def split_training_cases(config: Config) -> tuple[list[Case], list[Case]]:
     if not data.root:
         raise ConfigError("data.root is empty; set it in the config or with --set data.root=PATH")
     cases = read_cases(data.layout, data.root)
+    if data.split_file and data.fold >= 0:
+        split = read_split_file(data.split_file)
+        train_parts, val_part = fold_parts(split, data.fold)
+        train = [c for part in train_parts for c in apply_split(cases, split, part,
+                                                                 source=data.split_file)]
+        return (sorted(train, key=lambda c: natural_key(c.name)),
+                apply_split(cases, split, val_part, source=data.split_file))
     if data.split_file:
         split = read_split_file(data.split_file)
         return (apply_split(cases, split, "train", source=data.split_file),
