@@ -115,3 +115,12 @@ def test_cuda_with_amp_agrees_with_cpu(model):
     net = TorchNet(random_model(depth=2, width=4, seed=1), torch.device("cuda"),
                    autocast_dtype=torch.bfloat16)
     assert np.mean(np.abs(frame_probabilities(net, image) - reference)) < 0.02
+
+
+def test_tiling_a_real_network_outside_inference_mode(model):
+    """The path of `dskd predict`: a TorchNet tiled by MONAI with no enclosing inference mode
+    (MONAI weights the network's output in place, which an inference tensor refuses)."""
+    image = _angiogram(140)[:130, :140]
+    tiled = frame_probabilities(TorchNet(model, CPU), image, window=check_window(64, 4))
+    whole = frame_probabilities(TorchNet(model, CPU), image)
+    assert tiled.shape == (130, 140) and np.mean(np.abs(tiled - whole)) < 0.05

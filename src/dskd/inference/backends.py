@@ -54,7 +54,9 @@ class TorchNet:
         self.autocast_dtype = autocast_dtype
         self.size_multiple = int(unwrap(model).size_multiple)
 
-    @torch.inference_mode()
+    # no_grad, not inference_mode: the output must stay an ordinary tensor, since MONAI's sliding
+    # window weights it in place, which an inference tensor refuses outside inference mode.
+    @torch.no_grad()
     def __call__(self, batch: Tensor) -> Tensor:
         batch = batch.to(self.device, non_blocking=True)
         if self.channels_last:

@@ -69,7 +69,6 @@ def frame_probabilities(net: Net, image: np.ndarray, *, tta: bool = False,
     return (total[0, 0, :height, :width] / len(flips)).numpy()
 
 
-@torch.inference_mode()
 def predict_probabilities(model: nn.Module, image: np.ndarray, device: torch.device, *,
                           tta: bool = False, window: int | None = None) -> np.ndarray:
     """image: float32 (H, W) in [0, 1] -> vessel probabilities float32 (H, W).
