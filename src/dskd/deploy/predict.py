@@ -13,9 +13,11 @@ import csv
 import glob
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -27,8 +29,8 @@ from dskd.errors import CheckpointError, DataError, DskdError
 from dskd.inference import check_window, frame_probabilities
 from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet
 
-__all__ = ["collect_inputs", "load_net", "predict_files", "PredictReport", "SUMMARY_FIELDS",
-           "DEFAULT_WINDOW", "DEFAULT_FPS"]
+__all__ = ["collect_inputs", "load_net", "predict_files", "segment_frames", "SegmentedFrame",
+           "PredictReport", "SUMMARY_FIELDS", "DEFAULT_WINDOW", "DEFAULT_FPS"]
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,34 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
     return report
 
 
+@dataclass(frozen=True)
+class SegmentedFrame:
+    """One frame through the network. image, probabilities: float32 (H, W) in [0, 1]; mask: bool
+    (H, W), probabilities >= threshold; index: from 1; ms: standardise, pad, network, crop,
+    threshold (reading not included)."""
+
+    index: int
+    image: np.ndarray
+    probabilities: np.ndarray
+    mask: np.ndarray
+    ms: float
+
+
+def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRule,
+                   tta: bool = False, window: int | None = DEFAULT_WINDOW) -> Iterator[SegmentedFrame]:
+    """The frames of a probed file through the net, one at a time, as `dskd predict` runs them
+    (window: already passed through check_window). Raises DataError when a frame cannot be
+    decoded or the file holds fewer frames than its header announces."""
+    index = 0
+    for index, image in enumerate(iter_frames(info, gray=gray), start=1):
+        tick = time.perf_counter()
+        probs = frame_probabilities(net, image, tta=tta, window=window)
+        mask = probs >= threshold
+        yield SegmentedFrame(index, image, probs, mask, 1000 * (time.perf_counter() - tick))
+    if index != info.n_frames:
+        raise DataError(f"{info.path}: {index} frames decoded, the header announces {info.n_frames}")
+
+
 def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm, *,
                  threshold: float, gray: GrayRule, tta: bool, window: int | None,
                  probabilities: bool, overlays: bool, video: VideoFormat | None) -> None:
@@ -193,20 +223,13 @@ def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, ba
     writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
                           probabilities=probabilities, overlays=overlays, video=video,
                           fps=info.fps or DEFAULT_FPS)
-    index = 0
     try:
-        for index, image in enumerate(iter_frames(info, gray=gray), start=1):
-            tick = time.perf_counter()
-            probs = frame_probabilities(net, image, tta=tta, window=window)
-            mask = probs >= threshold
-            elapsed_ms = 1000 * (time.perf_counter() - tick)
-            writer.add(image, probs, mask)
-            rows.writerow({"file": str(info.path), "frame": index, "height": info.height,
-                           "width": info.width, "vessel_fraction": f"{mask.mean():.6f}",
-                           "ms_per_frame": f"{elapsed_ms:.2f}"})
+        for frame in segment_frames(net, info, threshold=threshold, gray=gray, tta=tta, window=window):
+            writer.add(frame.image, frame.probabilities, frame.mask)
+            rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
+                           "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
+                           "ms_per_frame": f"{frame.ms:.2f}"})
             bar.update(1)
-        if index != info.n_frames:
-            raise DataError(f"{info.path}: {index} frames decoded, the header announces {info.n_frames}")
         writer.close()
     except BaseException:
         writer.abort()
