@@ -99,7 +99,7 @@ def test_outputs_keep_sizes_and_frame_counts(predicted, batch):
     assert tifffile.imread(out / "stack_mask.tif").shape == (3, 33, 33)
     gif = Image.open(out / "run1" / "cine_overlay.gif")
     assert gif.n_frames == 6 and gif.info["duration"] == 100  # the DICOM's 10 frames/s
-    assert not list(out.rglob(".*.part"))
+    assert not list(out.rglob(".*.tmp"))
 
 
 def test_cine_masks_equal_frame_by_frame_prediction(predicted, batch, checkpoint):

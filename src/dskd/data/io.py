@@ -7,7 +7,9 @@ Conversion rules (docs/datasets.md repeats them):
   where vessels contrast best in green), an alpha channel is dropped;
 - binary masks: foreground is above half the mask's maximum (0/1 and 0/255 both work); a mask with
   more than 1% of in-between values is rejected as not binary;
-- label maps (nnU-Net): foreground is the pixels equal to one label value.
+- label maps (nnU-Net): foreground is the pixels equal to one label value;
+- NaN and infinite pixels (float TIFFs) are refused, in images and masks alike: one of them would
+  turn a whole standardised image into NaN, and so its mask empty; dskd does not guess a value.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dskd.errors import DataError
+from dskd.writing import atomic_path
 
 __all__ = [
     "read_image",
@@ -75,6 +78,14 @@ def _open_array(path: Path) -> np.ndarray:
     return array
 
 
+def _check_finite(array: np.ndarray) -> None:
+    if np.issubdtype(array.dtype, np.floating):
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise DataError(f"{bad} of {array.size} pixels are NaN or infinite; fix the image (dskd "
+                            "does not guess their values)")
+
+
 def color_to_gray(array: np.ndarray, rule: GrayRule = "luma") -> np.ndarray:
     """(H, W) or (H, W, C) -> (H, W); colour by BT.601 luma or the green channel, alpha dropped."""
     if array.ndim == 2:
@@ -99,6 +110,7 @@ def to_unit_gray(array: np.ndarray, *, gray: GrayRule = "luma") -> np.ndarray:
     if array.ndim not in (2, 3) or array.size == 0:
         raise DataError(f"expected a 2-D image, got an array of shape {array.shape}")
     dtype = array.dtype
+    _check_finite(array)
     gray_array = color_to_gray(array, gray)
     if np.issubdtype(dtype, np.integer):
         if dtype in (np.int32, np.uint32, np.int64, np.uint64):
@@ -114,7 +126,12 @@ def to_unit_gray(array: np.ndarray, *, gray: GrayRule = "luma") -> np.ndarray:
 
 def read_image(path: str | Path, *, gray: GrayRule = "luma") -> np.ndarray:
     """An image file as float32 (H, W) in [0, 1], by the rule of `to_unit_gray`."""
-    return to_unit_gray(_open_array(Path(path)), gray=gray)
+    path = Path(path)
+    array = _open_array(path)
+    try:
+        return to_unit_gray(array, gray=gray)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
 
 
 def _read_label_map(path: Path, foreground_label: int) -> np.ndarray:
@@ -142,7 +159,12 @@ def read_mask(path: str | Path, *, foreground_label: int | None = None) -> np.nd
     path = Path(path)
     if foreground_label is not None:
         return _read_label_map(path, foreground_label)
-    gray = color_to_gray(_open_array(path)).astype(np.float64)
+    array = _open_array(path)
+    try:
+        _check_finite(array)
+    except DataError as error:
+        raise DataError(f"{path}: {error}") from None
+    gray = color_to_gray(array).astype(np.float64)
     top = gray.max()
     if top <= 0:
         return np.zeros(gray.shape, dtype=bool)
@@ -156,10 +178,13 @@ def read_mask(path: str | Path, *, foreground_label: int | None = None) -> np.nd
 
 
 def write_png(path: str | Path, array: np.ndarray) -> None:
-    """Write a float [0, 1], bool or uint8 (H, W) or (H, W, 3) array as an 8-bit PNG."""
+    """Write a float [0, 1], bool or uint8 (H, W) or (H, W, 3) array as an 8-bit PNG, whole or not
+    at all (a temporary file renamed; DskdError naming the file when it cannot be written)."""
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     elif array.dtype != np.uint8:
         array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")

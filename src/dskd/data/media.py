@@ -162,7 +162,11 @@ def _dicom_frames(path: Path, gray: GrayRule) -> Iterator[np.ndarray]:
             values = apply_voi_lut(apply_modality_lut(raw, ds), ds, prefer_lut=True)
         else:  # RGB (YBR is converted by iter_pixels): the stored values by the gray rule
             values = color_to_gray(raw, gray)
-        unit = np.clip((np.asarray(values, dtype=np.float64) - low) / span, 0.0, 1.0)
+        unit = (np.asarray(values, dtype=np.float64) - low) / span
+        if not np.isfinite(unit).all():  # a slope, intercept or window of NaN or infinity
+            raise DataError("pixel values are NaN or infinite after the modality and VOI transforms; "
+                            "check Rescale Slope/Intercept and Window Center/Width")
+        unit = np.clip(unit, 0.0, 1.0)
         if photometric == "MONOCHROME1":  # 0 is white: invert so every frame shows vessels dark
             unit = 1.0 - unit
         yield unit.astype(np.float32)
@@ -263,14 +267,16 @@ def iter_frames(info: MediaInfo, *, gray: GrayRule = "luma") -> Iterator[np.ndar
               else _tiff_frames(info.path, gray))
     index = 0
     while True:
+        where = f"frame {index + 1} of {info.n_frames}" if info.n_frames > 1 else "pixel data"
         try:
             frame = next(frames)
         except StopIteration:
             break
-        except DataError:
-            raise
+        except DataError as error:
+            if str(error).startswith(f"{info.path}: "):
+                raise
+            raise DataError(f"{info.path}: {where}: {error}") from None
         except Exception as error:  # decoder errors: truncated data, missing codec, bad tags
-            where = f"frame {index + 1} of {info.n_frames}" if info.n_frames > 1 else "pixel data"
             raise DataError(f"{info.path}: cannot decode {where} ({_reason(error)})") from None
         if frame.shape != (info.height, info.width):
             raise DataError(f"{info.path}: frame {index + 1} is {frame.shape[0]}x{frame.shape[1]}, "

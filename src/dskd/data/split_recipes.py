@@ -96,6 +96,21 @@ def xcad() -> dict:
     }
 
 
+def arcade() -> dict:
+    # Case names are <part>_<file stem>; the stems were not checked here, so the parts list
+    # positions: in natural order the 300 test_* come first, then the 1000 train_*, then 200 val_*.
+    return {
+        "description": (
+            "ARCADE syntax task (layout arcade), the challenge's own split by folder: train = the "
+            "1000 images of syntax/train, val = the 200 of syntax/val, test = the 300 of syntax/test. "
+            "Parts list 1-based positions in the natural order of the case names <part>_<stem> "
+            "(test_* 1-300, train_* 301-1300, val_* 1301-1500); dskd data check --layout arcade ROOT "
+            "--split-file splits/arcade.json --resolve shows the names. Nothing was drawn at random."),
+        "n_cases": 1500,
+        "train": list(range(301, 1301)), "val": list(range(1301, 1501)), "test": list(range(1, 301)),
+    }
+
+
 def _folds(names: list[str], k: int, *, salt: str) -> dict[str, list[str]]:
     """fold_0 .. fold_{k-1}: name i of the hashed order goes to fold i mod k (sizes differ by at
     most one), each fold in natural order."""
@@ -156,6 +171,7 @@ SPLIT_RECIPES: dict[str, Callable[[], dict]] = {
     "drive_cv4.json": drive_cv4,
     "dca1_cv5.json": dca1_cv5,
     "xcad_cv5.json": xcad_cv5,
+    "arcade.json": arcade,
 }
 
 

@@ -6,9 +6,10 @@ For a cine (several frames):
     <name>_mask.tif and <name>_prob.tif (multi-page, one page per frame),
     <name>_overlay.mp4 or .gif (optional), at the acquisition's frame rate.
 
-Multi-page files and videos are appended to frame by frame and written under a temporary name,
-renamed when the last frame is in; `abort()` removes them, so a file that fails half-way leaves
-nothing behind that looks finished.
+Every output is written under a temporary name of its own (hidden, unique to this process, so
+two runs never share one) and renamed when the last frame is in; `abort()` removes them, so a
+file that fails half-way (or a run interrupted during it) leaves nothing behind that looks
+finished. Multi-page files and videos are appended to frame by frame.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from dskd.data.io import write_png
 from dskd.errors import DskdError
 from dskd.plots import overlay
+from dskd.writing import temporary_path
 
 __all__ = ["OutputWriter", "VideoFormat", "VIDEO_FORMATS", "check_video_support"]
 
@@ -99,8 +101,15 @@ class OutputWriter:
         self.parts: dict[Path, Path] = {}  # temporary name -> final name
         self.open: list = []
         base.parent.mkdir(parents=True, exist_ok=True)
-        if not cine:
-            return
+        if cine:
+            try:
+                self._open_cine(height, width, probabilities, video, fps)
+            except BaseException:
+                self.abort()
+                raise
+
+    def _open_cine(self, height: int, width: int, probabilities: bool, video: VideoFormat | None,
+                   fps: float) -> None:
         import tifffile
 
         self.mask_tiff = tifffile.TiffWriter(self._part("_mask.tif"))
@@ -118,7 +127,7 @@ class OutputWriter:
 
     def _part(self, suffix: str) -> Path:
         final = self.base.with_name(self.base.name + suffix)
-        part = final.with_name(f".{final.name}.part")
+        part = temporary_path(final)
         self.parts[part] = final
         return part
 
@@ -138,11 +147,11 @@ class OutputWriter:
             self.video.add(overlay(image, mask))
 
     def _write_single(self, image: np.ndarray, probabilities: np.ndarray, mask: np.ndarray) -> None:
-        write_png(self.base.with_name(self.base.name + "_mask.png"), mask)
+        write_png(self._part("_mask.png"), mask)
         if self.probabilities:
-            write_png(self.base.with_name(self.base.name + "_prob.png"), _to_uint8(probabilities))
+            write_png(self._part("_prob.png"), _to_uint8(probabilities))
         if self.overlays:
-            write_png(self.base.with_name(self.base.name + "_overlay.png"), overlay(image, mask))
+            write_png(self._part("_overlay.png"), overlay(image, mask))
 
     def close(self) -> None:
         """Finish every file and give it its final name."""

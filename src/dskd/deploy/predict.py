@@ -5,6 +5,10 @@ A file that cannot be read is logged as one line (file: reason), listed in faile
 skipped; the run goes on and the report says how many failed (the CLI then exits 1). A per-frame
 summary.csv (file, frame, size, vessel area fraction, milliseconds per frame) is written as the
 frames go, so nothing grows with the length of a run.
+
+One run at a time per output folder (deploy.folder_lock): a second is refused with one line
+naming the first one's pid. An output folder that cannot be written, or a disk that fills up,
+stops the run with one line (DskdError); what was finished before stays (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from tqdm import tqdm
 from dskd.data.io import GrayRule
 from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
 from dskd.data.readers import gray_rule
+from dskd.deploy.folder_lock import folder_lock
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
 from dskd.errors import CheckpointError, DataError, DskdError
 from dskd.inference import check_window, frame_probabilities
-from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet
+from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
+from dskd.writing import atomic_path, make_output_folder, write_error
 
 __all__ = ["collect_inputs", "load_net", "predict_files", "segment_frames", "SegmentedFrame",
            "PredictReport", "SUMMARY_FIELDS", "DEFAULT_WINDOW", "DEFAULT_FPS"]
@@ -44,7 +50,9 @@ _GLOB_CHARS = set("*?[")
 
 @dataclass
 class PredictReport:
-    """What a run did. failures: (file, reason) for every file that was skipped."""
+    """What a run did. n_files: files whose outputs were written; n_frames: frames predicted (the
+    rows of summary.csv), those of a file that failed part-way included. failures: (file, reason)
+    for every file that was skipped."""
 
     n_files: int = 0
     n_frames: int = 0
@@ -104,13 +112,19 @@ def _is_within(path: Path, folder: Path | None) -> bool:
 
 
 def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
-             amp: bool = False, channels_last: bool = True, threads: int = 0
-             ) -> tuple[Net, float, GrayRule]:
+             amp: bool = False, channels_last: bool = True, threads: int = 0,
+             threshold: float | None = None) -> tuple[Net, float, GrayRule]:
     """(backend net, decision threshold, colour-to-gray rule of its training data) from a
-    checkpoint (torch) or an exported model (onnxruntime)."""
+    checkpoint (torch) or an exported model (onnxruntime).
+
+    threshold: the user's, checked and returned in place of the model's own (None: the model's,
+    which must then be in (0, 1)).
+    """
     model_path = Path(model_path)
     if backend not in BACKENDS:
         raise DskdError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if threshold is not None and not 0.0 < threshold < 1.0:  # also refuses NaN
+        raise DskdError(f"--threshold {threshold} must be in (0, 1)")
     is_onnx = model_path.suffix.lower() == ".onnx"
     if backend == "onnxruntime":
         if not is_onnx:
@@ -119,19 +133,20 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
         if device != "cpu" or amp:
             raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
         net = OnnxNet(model_path, threads=threads)
+        if threshold is None and not 0.0 < net.threshold < 1.0:
+            raise CheckpointError(f"{model_path}: stored threshold {net.threshold!r} is not in (0, 1); "
+                                  "give a threshold in (0, 1) with --threshold to override it")
         layout = net.metadata.get("config", {}).get("data", {}).get("layout", "folder")
-        return net, net.threshold, gray_rule(layout)
+        return net, net.threshold if threshold is None else threshold, gray_rule(layout)
     if is_onnx:
         raise CheckpointError(f"{model_path}: an ONNX model; add --backend onnxruntime")
     from dskd.checkpoint import load_model
 
-    torch_device = torch.device(device)
-    if torch_device.type == "cuda" and not torch.cuda.is_available():
-        raise DskdError("--device cuda: no CUDA device is available here; use --device cpu")
-    model, config, threshold = load_model(model_path)
+    torch_device = parse_device(device)
+    model, config, stored = load_model(model_path, check_threshold=threshold is None)
     net = TorchNet(model, torch_device, channels_last=channels_last,
                    autocast_dtype=torch.bfloat16 if amp else None)
-    return net, threshold, gray_rule(config.data.layout)
+    return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
 
 
 def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
@@ -143,17 +158,29 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
 
     threshold: None takes the model's own. window: tile images with a side above it (None or 0:
     never tile). Raises DskdError for problems with the run as a whole (model, options, inputs
-    that do not exist); problems with one file are reported in PredictReport.failures.
+    that do not exist, an output folder that cannot be written or is in use by another run);
+    problems with one file are reported in PredictReport.failures.
     """
     check_video_support(video)
-    if threshold is not None and not 0.0 < threshold < 1.0:
-        raise DskdError(f"--threshold {threshold} must be in (0, 1)")
     out_dir = Path(out_dir)
-    net, model_threshold, gray = load_net(model_path, backend=backend, device=device, amp=amp,
-                                    channels_last=channels_last, threads=threads)
+    net, threshold, gray = load_net(model_path, backend=backend, device=device, amp=amp,
+                                    channels_last=channels_last, threads=threads, threshold=threshold)
     items = collect_inputs(inputs, exclude=out_dir)
-    threshold = model_threshold if threshold is None else threshold
     window = check_window(window, net.size_multiple)
+    settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
+                    probabilities=probabilities, overlays=overlays, video=video)
+    make_output_folder(out_dir)
+    with folder_lock(out_dir):
+        report = _predict_into(net, items, out_dir, **settings)
+    log.info("%d files written, %d frames in %.1fs (%.1f frames/s), threshold %.2f, backend %s; "
+             "%d failed", report.n_files, report.n_frames, report.seconds,
+             report.n_frames / max(report.seconds, 1e-9), threshold, backend, len(report.failures))
+    return report
+
+
+def _predict_into(net: Net, items: list[tuple[Path, Path]], out_dir: Path, **settings) -> PredictReport:
+    """The run itself, in an output folder this process holds. failed.txt is written however the
+    run ends (Ctrl-C included), listing the files that failed so far."""
     report = PredictReport()
     probed: list[tuple[MediaInfo, Path]] = []
     for path, key in items:  # headers only: frame counts for the progress bar, early failures
@@ -161,30 +188,32 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
             probed.append((probe(path), key))
         except DataError as error:
             _fail(report, path, error)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = out_dir / "summary.csv"
     start = time.perf_counter()
-    with open(out_dir / "summary.csv", "w", newline="") as handle, \
-            tqdm(total=sum(info.n_frames for info, _ in probed), unit="frame", desc="predict",
-                 disable=None) as bar:
-        rows = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
-        rows.writeheader()
-        for info, key in probed:
-            settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
-                            probabilities=probabilities, overlays=overlays, video=video)
-            try:
-                _predict_one(net, info, out_dir / key, rows, bar, **settings)
-            except DataError as error:
-                _fail(report, info.path, error)
-                continue
-            handle.flush()
-            report.n_files += 1
-            report.n_frames += info.n_frames
-            report.written.append(out_dir / key)
-    report.seconds = time.perf_counter() - start
+    try:
+        with open(summary, "w", newline="") as handle, \
+                tqdm(total=sum(info.n_frames for info, _ in probed), unit="frame", desc="predict",
+                     disable=None) as bar:
+            rows = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
+            rows.writeheader()
+            for info, key in probed:
+                try:
+                    _predict_one(net, info, out_dir / key, rows, bar, report, **settings)
+                except DataError as error:
+                    _fail(report, info.path, error)
+                    continue
+                handle.flush()
+                report.n_files += 1
+                report.written.append(out_dir / key)
+    except OSError as error:  # summary.csv: the outputs' own errors are DskdErrors already
+        _write_failures(report, out_dir, quiet=True)
+        raise write_error(error.filename or summary, error) from None
+    except BaseException:
+        _write_failures(report, out_dir, quiet=True)
+        raise
+    finally:
+        report.seconds = time.perf_counter() - start
     _write_failures(report, out_dir)
-    log.info("%d files, %d frames in %.1fs (%.1f frames/s), threshold %.2f, backend %s; %d failed",
-             report.n_files, report.n_frames, report.seconds,
-             report.n_frames / max(report.seconds, 1e-9), threshold, backend, len(report.failures))
     return report
 
 
@@ -216,21 +245,30 @@ def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRul
         raise DataError(f"{info.path}: {index} frames decoded, the header announces {info.n_frames}")
 
 
-def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm, *,
-                 threshold: float, gray: GrayRule, tta: bool, window: int | None,
-                 probabilities: bool, overlays: bool, video: VideoFormat | None) -> None:
-    """Stream one file's frames through the net into its OutputWriter and summary rows."""
-    writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
-                          probabilities=probabilities, overlays=overlays, video=video,
-                          fps=info.fps or DEFAULT_FPS)
+def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm,
+                 report: PredictReport, *, threshold: float, gray: GrayRule, tta: bool,
+                 window: int | None, probabilities: bool, overlays: bool,
+                 video: VideoFormat | None) -> None:
+    """Stream one file's frames through the net into its OutputWriter and summary rows; every
+    frame done counts in report.n_frames, also when a later one fails."""
+    try:
+        writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
+                              probabilities=probabilities, overlays=overlays, video=video,
+                              fps=info.fps or DEFAULT_FPS)
+    except OSError as error:
+        raise write_error(error.filename or base.parent, error) from None
     try:
         for frame in segment_frames(net, info, threshold=threshold, gray=gray, tta=tta, window=window):
             writer.add(frame.image, frame.probabilities, frame.mask)
             rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
                            "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
                            "ms_per_frame": f"{frame.ms:.2f}"})
+            report.n_frames += 1
             bar.update(1)
         writer.close()
+    except OSError as error:
+        writer.abort()
+        raise write_error(f"{base}_*", error) from None
     except BaseException:
         writer.abort()
         raise
@@ -243,9 +281,18 @@ def _fail(report: PredictReport, path: Path, error: DskdError) -> None:
     report.failures.append((path, reason))
 
 
-def _write_failures(report: PredictReport, out_dir: Path) -> None:
+def _write_failures(report: PredictReport, out_dir: Path, *, quiet: bool = False) -> None:
+    """failed.txt lists this run's failures; an older one (from the previous run into this folder,
+    whose summary.csv this run replaced) is removed when nothing failed. quiet: the run is already
+    ending with an error, which a second one (the same full disk) must not hide."""
     failed = out_dir / "failed.txt"
-    if report.failures:
-        failed.write_text("".join(f"{path}\t{reason}\n" for path, reason in report.failures))
-    else:
-        failed.unlink(missing_ok=True)
+    try:
+        if report.failures:
+            with atomic_path(failed) as tmp:
+                tmp.write_text("".join(f"{path}\t{reason}\n" for path, reason in report.failures))
+        else:
+            failed.unlink(missing_ok=True)
+    except (OSError, DskdError):
+        if not quiet:
+            raise
+        log.error("%s: could not be written", failed)

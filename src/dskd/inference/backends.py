@@ -20,16 +20,34 @@ from typing import Literal, Protocol
 import torch
 from torch import Tensor, nn
 
-from dskd.errors import CheckpointError
+from dskd.errors import CheckpointError, DskdError
 from dskd.models.wrappers import unwrap
 
-__all__ = ["Net", "TorchNet", "OnnxNet", "ONNX_METADATA_KEY", "Backend", "BACKENDS"]
+__all__ = ["Net", "TorchNet", "OnnxNet", "ONNX_METADATA_KEY", "Backend", "BACKENDS", "parse_device"]
 
 log = logging.getLogger(__name__)
 
 Backend = Literal["torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
 ONNX_METADATA_KEY = "dskd"  # metadata_props entry holding JSON: size_multiple, threshold, config
+
+
+def parse_device(name: str) -> torch.device:
+    """The torch device named `name` ("cpu", "cuda", "cuda:1"); one-line DskdError when it is not
+    a device name or the device is not available here."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise DskdError(f"--device {name!r} is not a device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DskdError(f"--device {name}: no CUDA device is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise DskdError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA "
+                            f"device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif device.type != "cpu":
+        raise DskdError(f"--device {name}: dskd runs on cpu or cuda")
+    return device
 
 
 class Net(Protocol):
@@ -92,9 +110,13 @@ class OnnxNet:
         meta = self.session.get_modelmeta().custom_metadata_map.get(ONNX_METADATA_KEY)
         if meta is None:
             raise CheckpointError(f"{path}: no dskd metadata; export it with `dskd export`")
-        self.metadata = json.loads(meta)
-        self.size_multiple = int(self.metadata["size_multiple"])
-        self.threshold = float(self.metadata["threshold"])
+        try:
+            self.metadata = json.loads(meta)
+            self.size_multiple = int(self.metadata["size_multiple"])
+            self.threshold = float(self.metadata["threshold"])
+        except (ValueError, TypeError, KeyError) as error:
+            raise CheckpointError(f"{path}: damaged dskd metadata ({type(error).__name__}: {error}); "
+                                  "export it again with `dskd export`") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: Tensor) -> Tensor:

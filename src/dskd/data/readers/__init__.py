@@ -6,6 +6,8 @@ and `--layout` on the command line take):
     folder                      images/ and masks/ with matching names
     folder:mask_suffix=_gt      masks/<name>_gt.png
     dca1  xcad  cimat  drive    the datasets as their authors ship them (docs/datasets.md)
+    arcade                      ARCADE syntax task: masks rasterised from the COCO polygons
+    arcade:mask_dir=DIR         ... cached under DIR instead of inside the dataset folder
     drive:gray=luma             any reader: colour to grayscale by luma or green channel
     nnunet:foreground_label=2   nnU-Net raw 2-D layout with more than one foreground label
 
@@ -23,6 +25,7 @@ from typing import Any
 
 from dskd.data.cases import Case
 from dskd.data.io import GRAY_RULES
+from dskd.data.readers.arcade import read_arcade
 from dskd.data.readers.cimat import read_cimat
 from dskd.data.readers.common import list_images, natural_key
 from dskd.data.readers.dca1 import read_dca1
@@ -44,6 +47,7 @@ __all__ = [
     "read_cimat",
     "read_drive",
     "read_nnunet",
+    "read_arcade",
     "list_images",
     "natural_key",
 ]
@@ -55,6 +59,7 @@ READERS: dict[str, Callable[..., list[Case]]] = {
     "cimat": read_cimat,
     "drive": read_drive,
     "nnunet": read_nnunet,
+    "arcade": read_arcade,
 }
 
 
@@ -75,6 +80,7 @@ def _integer(text: str) -> int:
 READER_OPTIONS: dict[str, dict[str, Callable[[str], Any]]] = {
     "folder": {"mask_suffix": str},
     "nnunet": {"foreground_label": _integer},
+    "arcade": {"mask_dir": str},
 }
 _COMMON_OPTIONS: dict[str, Callable[[str], Any]] = {"gray": _gray}  # applied by read_cases
 # Readers whose cases use another grayscale rule than luma (they set it on their Cases).
