@@ -28,7 +28,7 @@ def test_bad_layouts_give_one_line_errors(layout, message):
 
 
 def test_every_reader_is_registered():
-    assert set(READERS) == {"folder", "dca1", "xcad", "cimat", "drive", "nnunet"}
+    assert set(READERS) == {"folder", "dca1", "xcad", "cimat", "drive", "nnunet", "arcade"}
 
 
 def test_gray_option_applies_to_any_reader(tmp_path):
