@@ -286,6 +286,15 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_export_nnunet(args: argparse.Namespace) -> int:
+    from dskd.data.nnunet_export import export_nnunet
+
+    result = export_nnunet(args.layout, args.root, args.out, dataset_id=args.dataset_id,
+                           split_file=args.split_file, name=args.name)
+    print(f"wrote {result.folder}: {result.n_training} training cases, {result.n_test} test cases")
+    return 0
+
+
 def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="download and check datasets").add_subparsers(
         dest="data_command", required=True)
@@ -305,6 +314,15 @@ def _add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resolve", default=None, metavar="OUT.json",
                    help="write the split with every part as case names")
     p.set_defaults(func=_cmd_data_check)
+    p = data.add_parser("export-nnunet", help="write a dataset and its split as an nnU-Net v2 raw dataset")
+    p.add_argument("--layout", default="folder", help="dataset layout (docs/datasets.md)")
+    p.add_argument("--root", required=True, help="dataset folder")
+    p.add_argument("--split-file", default=None,
+                   help="train + val -> imagesTr (and splits_final.json), test -> imagesTs")
+    p.add_argument("--dataset-id", type=int, required=True, help="nnU-Net dataset id, 1..999")
+    p.add_argument("--name", default=None, help="dataset name (default: the layout's name)")
+    p.add_argument("--out", required=True, help="folder to write Dataset<NNN>_<name>/ into (nnUNet_raw)")
+    p.set_defaults(func=_cmd_data_export_nnunet)
 
 
 def build_parser() -> argparse.ArgumentParser:
