@@ -79,6 +79,13 @@ def _set_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+def _check_device(name: str) -> None:
+    """--device as one line (exit 2) when it names no device here, before any work."""
+    from dskd.inference.backends import parse_device
+
+    parse_device(name)
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     model_mode, folder_mode = args.checkpoint is not None, args.pred is not None
     if model_mode == folder_mode or (model_mode and not args.data) or (folder_mode and not args.labels):
@@ -89,6 +96,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if folder_mode and (args.threshold is not None or args.split_file):
         raise DskdError("--threshold and --split-file go with --checkpoint; with --pred use --pred-threshold")
     protocol, report = _protocol(args), not args.no_report
+    if model_mode:
+        _check_device(args.device)
     _set_threads(args.threads)
     if model_mode:
         from dskd.evaluation.evaluate import evaluate_checkpoint
@@ -138,6 +147,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_threshold_sweep(args: argparse.Namespace) -> int:
     from dskd.evaluation.sweep import sweep_checkpoint
 
+    _check_device(args.device)
     _set_threads(args.threads)
     result = sweep_checkpoint(args.checkpoint, args.out, data_root=args.data, layout=args.layout,
                               split_file=args.split_file, split_part=args.split, device=args.device,
@@ -229,8 +239,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                            window=args.window, probabilities=args.probabilities,
                            overlays=not args.no_overlays, video=args.video)
     rate = report.n_frames / max(report.seconds, 1e-9)
-    print(f"wrote outputs of {report.n_files} files ({report.n_frames} frames, {rate:.1f} frames/s) "
-          f"and summary.csv to {args.out}")
+    # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
+    print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "
+          f"files and summary.csv in {args.out}")
     if report.failures:
         print(f"{len(report.failures)} file(s) failed and were skipped; see {Path(args.out) / 'failed.txt'}",
               file=sys.stderr)

@@ -83,3 +83,54 @@ def test_loading_bad_onnx_files(tmp_path):
     torch.onnx.export(plain, (torch.zeros(1, 1, 4, 4),), str(tmp_path / "foreign.onnx"), dynamo=False)
     with pytest.raises(CheckpointError, match="foreign.onnx: no dskd metadata; export it with `dskd export`"):
         OnnxNet(tmp_path / "foreign.onnx")
+
+
+# --- issue 12: the output is written whole or not at all ----------------------------------------
+
+@pytest.fixture()
+def small_checkpoint(tmp_path):
+    return write_random_checkpoint(tmp_path / "small.pt", depth=2, width=4)
+
+
+def _previous_model(tmp_path):
+    previous = tmp_path / "model.onnx"
+    previous.write_bytes(b"a previous good model")
+    return previous
+
+
+def test_a_failed_check_keeps_the_previous_model_and_leaves_no_file(small_checkpoint, tmp_path,
+                                                                      monkeypatch, capsys):
+    from dskd.cli import main
+
+    previous = _previous_model(tmp_path)
+    monkeypatch.setattr(OnnxNet, "__call__", lambda self, batch: torch.full_like(batch, 0.5))
+    assert main(["export", str(small_checkpoint), "--out", str(previous)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"dskd: error: {previous}: not written: ONNX Runtime "
+                                                "differs from PyTorch")
+    assert previous.read_bytes() == b"a previous good model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "small.pt"]
+
+
+def test_an_export_killed_between_graph_and_metadata_keeps_the_previous_model(small_checkpoint, tmp_path,
+                                                                              monkeypatch):
+    from dskd.cli import main
+    from dskd.deploy import export
+
+    previous = _previous_model(tmp_path)
+
+    def interrupted(path, metadata):
+        assert path.stat().st_size > 1000  # the graph is written, to the temporary file
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "_attach_metadata", interrupted)
+    assert main(["export", str(small_checkpoint), "--out", str(previous)]) == 130
+    assert previous.read_bytes() == b"a previous good model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "small.pt"]
+
+
+def test_export_replaces_an_existing_model_when_it_succeeds(small_checkpoint, tmp_path):
+    previous = _previous_model(tmp_path)
+    export_onnx(small_checkpoint, previous)
+    assert OnnxNet(previous).size_multiple == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "small.pt"]

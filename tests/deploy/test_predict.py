@@ -219,3 +219,95 @@ def test_model_trained_on_green_channel_reads_green(tmp_path):
                     path)
     assert load_checkpoint(path)["config"]["data"]["layout"] == "drive"
     assert load_net(path)[2] == "green"
+
+
+# --- issue 12: large frames, concurrent runs, counting what was done ---------------------------
+
+def _problem_lines(capsys, caplog) -> list[str]:
+    """What a user sees as problems: `dskd: error:` lines and ERROR log records."""
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("dskd: error")]
+    return err + [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_frames_over_512_px_through_the_cli_with_both_backends(checkpoint, tmp_path):
+    """A 600x520 image and a 1024x1024 three-frame cine, tiled by the default 512 window: the
+    torch backend (default) no longer crashes, and ONNX Runtime agrees with it."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.fromarray((_angiogram(600, 7)[:520] * 255).astype(np.uint8)).save(inputs / "wide.png")
+    write_dicom(inputs / "big.dcm", _cine(3, 1024, seed=8), bits_stored=12)
+    assert main(["predict", "--checkpoint", str(checkpoint), str(inputs), "--out", str(tmp_path / "t"),
+                 "--probabilities"]) == 0
+    onnx_path = export_onnx(checkpoint, tmp_path / "m.onnx")
+    assert main(["predict", "--checkpoint", str(onnx_path), "--backend", "onnxruntime", str(inputs),
+                 "--out", str(tmp_path / "o"), "--probabilities"]) == 0
+    a = np.asarray(Image.open(tmp_path / "t" / "wide_prob.png"), dtype=int)
+    b = np.asarray(Image.open(tmp_path / "o" / "wide_prob.png"), dtype=int)
+    assert a.shape == (520, 600) and a.std() > 10 and np.abs(a - b).max() <= 1
+    a = tifffile.imread(tmp_path / "t" / "big_prob.tif").astype(int)
+    b = tifffile.imread(tmp_path / "o" / "big_prob.tif").astype(int)
+    assert a.shape == (3, 1024, 1024) and a.std() > 10 and np.abs(a - b).max() <= 1
+    masks = tifffile.imread(tmp_path / "t" / "big_mask.tif")
+    assert 0.01 < (masks == 255).mean() < 0.99
+
+
+_HOLDER = """
+import sys
+from dskd.deploy.folder_lock import folder_lock
+with folder_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(checkpoint, batch, tmp_path,
+                                                                          capsys, caplog):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    assert main(["predict", "--checkpoint", str(checkpoint), str(batch), "--out", str(out)]) == 1
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        caplog.clear()
+        assert main(["predict", "--checkpoint", str(checkpoint), str(batch / "odd.png"),
+                     "--out", str(out)]) == 2
+        assert _problem_lines(capsys, caplog) == [
+            f"dskd: error: {out}: another dskd predict (pid {holder.pid}) is writing here; wait for "
+            "it to finish or choose another --out"]
+        assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != ".dskd.lock"} \
+            == before  # summary.csv not truncated, failed.txt not deleted
+    finally:
+        holder.kill()  # killed, not released: its lock file stays, stale
+        holder.wait()
+    assert (out / ".dskd.lock").read_text().strip() == str(holder.pid)
+    assert main(["predict", "--checkpoint", str(checkpoint), str(batch / "odd.png"),
+                 "--out", str(out)]) == 0  # the dead holder's lock is taken over
+    assert not (out / ".dskd.lock").exists() and not (out / "failed.txt").exists()
+
+
+def test_temporary_names_are_unique_per_writer(tmp_path):
+    from dskd.deploy.outputs import OutputWriter
+
+    first = OutputWriter(tmp_path / "x", cine=True, height=8, width=8)
+    second = OutputWriter(tmp_path / "x", cine=True, height=8, width=8)
+    assert len(set(first.parts) | set(second.parts)) == 2
+    first.abort()  # one run's failure does not delete another's file in progress
+    second.add(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), np.zeros((8, 8), bool))
+    second.close()
+    assert tifffile.imread(tmp_path / "x_mask.tif").shape == (8, 8)
+    assert [p.name for p in tmp_path.iterdir()] == ["x_mask.tif"]
+
+
+def test_a_cine_that_fails_part_way_counts_the_frames_it_did(checkpoint, tmp_path, capsys):
+    data = write_dicom(tmp_path / "full.dcm", _cine(8, 32)).read_bytes()
+    (tmp_path / "cut.dcm").write_bytes(data[: len(data) - 32 * 32 * 2 * 3])  # 5 whole frames
+    assert main(["predict", "--checkpoint", str(checkpoint), str(tmp_path / "cut.dcm"),
+                 "--out", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().out.startswith("5 frames predicted")
+    with open(tmp_path / "out" / "summary.csv") as handle:
+        assert len(list(csv.DictReader(handle))) == 5

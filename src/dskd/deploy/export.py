@@ -6,6 +6,7 @@ The graph is the network plus its sigmoid, nothing else: standardisation (per-im
 padding to the network's multiple stay in Python (dskd.inference), shared by both backends, so
 PyTorch and ONNX Runtime see identical inputs. The ONNX file carries, as metadata, what a
 predictor needs besides the weights: the size multiple, the decision threshold and the config.
+It is written whole or not at all: graph, metadata and check on a temporary file, then renamed.
 
 We use the TorchScript-based exporter (dynamo=False). The newer torch.export-based one needs the
 extra `onnxscript` package, does not exist in the same form across the torch>=2.2 range this
@@ -31,6 +32,7 @@ from dskd.config import config_to_dict
 from dskd.errors import DskdError
 from dskd.inference.backends import ONNX_METADATA_KEY, OnnxNet
 from dskd.models.wrappers import unwrap
+from dskd.writing import atomic_path, make_output_folder
 
 __all__ = ["ProbabilityNet", "export_onnx", "export_model", "check_onnx", "OPSET"]
 
@@ -53,32 +55,50 @@ class ProbabilityNet(nn.Module):
 def export_onnx(checkpoint: str | Path, out: str | Path, *, check: bool = True) -> Path:
     """Write `out` (an ONNX model) from a dskd checkpoint; with `check`, verify it against PyTorch
     at two sizes and two batch sizes (raises DskdError when they disagree by more than 1e-4)."""
+    _check_target(Path(out))  # before loading: a wrong --out fails at once
     model, config, threshold = load_model(checkpoint)
     return export_model(model, out, threshold=threshold, config=config_to_dict(config),
                         source=str(checkpoint), check=check)
 
 
+def _check_target(out: Path) -> None:
+    if out.is_dir():
+        raise DskdError(f"--out {out}: is a folder; name the file to write, e.g. {out / 'model.onnx'}")
+    if out.suffix.lower() != ".onnx":
+        raise DskdError(f"--out {out}: name the file *.onnx (dskd predict tells exported models "
+                        "from checkpoints by this suffix)")
+    make_output_folder(out.parent, "the folder of --out")
+
+
 def export_model(model: nn.Module, out: str | Path, *, threshold: float = 0.5,
                  config: dict | None = None, source: str = "", check: bool = True) -> Path:
-    """Write `out` from a model in memory (see export_onnx); the model itself is left untouched."""
+    """Write `out` from a model in memory (see export_onnx); the model itself is left untouched.
+
+    The graph, its metadata and the check all happen on a temporary file beside `out`, renamed
+    onto it only when all three succeeded: an existing `out` survives a failed or interrupted
+    export, and no model that failed its check is left behind.
+    """
     net = ProbabilityNet(copy.deepcopy(unwrap(model)).cpu()).eval()
     multiple = unwrap(model).size_multiple
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_target(out)
     example = torch.zeros(1, 1, 2 * multiple, 2 * multiple)
     axes = {0: "batch", 2: "height", 3: "width"}
-    with warnings.catch_warnings():
-        # The tracer warns about the model's size check (a Python `if` on the input's shape),
-        # which is rightly left out of the graph, and torch warns that this exporter is legacy.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(net, (example,), str(out), dynamo=False, opset_version=OPSET,
-                          input_names=["image"], output_names=["probability"],
-                          dynamic_axes={"image": axes, "probability": axes}, do_constant_folding=True)
-    _attach_metadata(out, {"size_multiple": multiple, "threshold": threshold, "config": config or {},
-                           "dskd_version": __version__, "source": source})
-    if check:
-        error = check_onnx(net, out)
-        log.info("exported %s (max |PyTorch - ONNX Runtime| = %.2e over two sizes and batches)", out, error)
+    with atomic_path(out) as tmp:
+        with warnings.catch_warnings():
+            # The tracer warns about the model's size check (a Python `if` on the input's shape),
+            # which is rightly left out of the graph, and torch warns that this exporter is legacy.
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (example,), str(tmp), dynamo=False, opset_version=OPSET,
+                              input_names=["image"], output_names=["probability"],
+                              dynamic_axes={"image": axes, "probability": axes},
+                              do_constant_folding=True)
+        _attach_metadata(tmp, {"size_multiple": multiple, "threshold": threshold,
+                               "config": config or {}, "dskd_version": __version__, "source": source})
+        if check:
+            error = check_onnx(net, tmp, name=out)
+            log.info("exported %s (max |PyTorch - ONNX Runtime| = %.2e over two sizes and batches)",
+                     out, error)
     return out
 
 
@@ -92,9 +112,11 @@ def _attach_metadata(path: Path, metadata: dict) -> None:
     onnx.save(model, str(path))
 
 
-def check_onnx(net: nn.Module, path: str | Path, *, tolerance: float = 1e-4, seed: int = 0) -> float:
+def check_onnx(net: nn.Module, path: str | Path, *, tolerance: float = 1e-4, seed: int = 0,
+               name: str | Path | None = None) -> float:
     """Largest |PyTorch - ONNX Runtime| probability on random standardised inputs of two sizes
-    (one not square) and batch sizes 1 and 2. Raises DskdError above `tolerance`."""
+    (one not square) and batch sizes 1 and 2. Raises DskdError above `tolerance`, naming `name`
+    (default: path)."""
     onnx_net = OnnxNet(path)
     m = onnx_net.size_multiple
     rng = np.random.default_rng(seed)
@@ -104,7 +126,7 @@ def check_onnx(net: nn.Module, path: str | Path, *, tolerance: float = 1e-4, see
         with torch.inference_mode():
             expected = net(image)
         worst = max(worst, float((onnx_net(image) - expected).abs().max()))
-    if worst > tolerance:
-        raise DskdError(f"{path}: ONNX Runtime differs from PyTorch by {worst:.2e} (> {tolerance:g}); "
-                        "please report this with your torch and onnxruntime versions")
+    if not worst <= tolerance:  # NaN fails too
+        raise DskdError(f"{name or path}: not written: ONNX Runtime differs from PyTorch by {worst:.2e} "
+                        f"(> {tolerance:g}); please report this with your torch and onnxruntime versions")
     return worst
