@@ -5,7 +5,8 @@
 Files are matched by name without extension, after removing an optional suffix per folder
 (labels "7_gt.png" match predictions "7.png" with --label-suffix _gt; with a suffix, only the
 files that carry it are read, so labels may share a folder with their images). The two sets of names
-must be the same: a missing file is an error, never a silently smaller test set. The scoring is
+must be the same: a missing file is an error, never a silently smaller test set. The output
+folder may not be one of these folders (its figures would be read as images next time). The scoring is
 dskd.evaluation.evaluate's, so these figures are comparable with `dskd evaluate --checkpoint`.
 """
 
@@ -94,6 +95,16 @@ def match_folders(pred_dir: str | Path, labels_dir: str | Path, *, fov_dir: str 
                          extras.get("image", {}).get(name)) for name in sorted(labels)]
 
 
+def _check_out_dir(out_dir: str | Path, inputs: dict[str, str | Path | None]) -> None:
+    """Refuse an output folder that is one of the input folders ({option: folder}): the report's
+    PNG figures would land among the images read there and be scored (or fail) next time."""
+    out = Path(out_dir).resolve()
+    for option, folder in inputs.items():
+        if folder is not None and Path(folder).resolve() == out:
+            raise DataError(f"--out {out_dir} is the {option} folder; the report's files would mix "
+                            f"with the images read from it; choose another --out")
+
+
 def _load(files: MatchedFiles, probability_threshold: float | None
           ) -> tuple[CaseArrays, np.ndarray, np.ndarray | None]:
     label = read_mask(files.label)
@@ -128,6 +139,8 @@ def evaluate_folders(pred_dir: str | Path, labels_dir: str | Path, out_dir: str 
     AP and the precision-recall curve are computed as well.
     """
     protocol = protocol if protocol is not None else Protocol()
+    _check_out_dir(out_dir, {"--pred": pred_dir, "--labels": labels_dir, "--fov": fov_dir,
+                            "--images": images_dir})
     matched = match_folders(pred_dir, labels_dir, fov_dir=fov_dir, images_dir=images_dir,
                             pred_suffix=pred_suffix, label_suffix=label_suffix,
                             fov_suffix=fov_suffix, image_suffix=image_suffix)
