@@ -45,7 +45,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     from dskd.config import load_config
     from dskd.training.distributed import process_group, world_from_env
-    from dskd.training.fit import fit, resolve_device
+    from dskd.training.fit import fit
+    from dskd.training.setup import resolve_device
 
     config = load_config(args.config, args.set)
     # Started by torchrun (docs/training.md): join its process group; otherwise a single process.
@@ -224,6 +225,61 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_threshold_sweep)
 
 
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    if (args.grid is None) == (args.table is None) or (args.grid and not args.out):
+        raise DskdError("give --grid GRID.yaml --out DIR (run a grid), or --table DIR (tabulate the "
+                        "result files in DIR or DIR/results)")
+    if args.table:
+        from dskd.evaluation.ablate.report import write_table
+        from dskd.evaluation.ablate.results import read_results
+        from dskd.evaluation.ablate.table import ablation_table, format_markdown
+
+        result = ablation_table(read_results(args.table), reference=args.reference,
+                                figures=args.figures)
+        print(format_markdown(result))
+        out = write_table(result, args.out or args.table)
+        print(f"wrote {out / 'table.md'}, table.json, table.html, forest.png")
+        return 0
+    from dskd.evaluation.ablate.grid import read_grid
+    from dskd.evaluation.ablate.runner import format_plan, run_grid
+
+    grid = read_grid(args.grid)
+    planned, failures = run_grid(grid, args.out, jobs=args.jobs, threads=args.threads,
+                                 results=args.results, launcher=args.launcher,
+                                 score_only=args.score_only, dry_run=args.dry_run,
+                                 partition=args.partition, timeout_min=args.timeout_min)
+    print(format_plan(grid, planned, args.out))
+    for line in failures:
+        print(f"dskd: failed: {line}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
+    """ablate (docs/reproduction.md)."""
+    p = sub.add_parser("ablate", help="run a cross-validated ablation grid, or tabulate its results")
+    p.add_argument("--grid", default=None, help="grid file (benchmarks/ablations/*.yaml)")
+    p.add_argument("--out", default=None,
+                   help="--grid: folder of the runs (runs/<variant>/fold<k>-seed<s>) and results/; "
+                        "--table: where to write the table (default: the --table folder)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: this machine's cores / --jobs)")
+    p.add_argument("--results", default=None, help="folder of the result JSONs (default: OUT/results)")
+    p.add_argument("--launcher", choices=("local", "slurm"), default="local",
+                   help="local: a pool of --jobs processes; slurm: a submitit job array")
+    p.add_argument("--partition", default=None, help="slurm: the partition to submit to")
+    p.add_argument("--timeout-min", type=int, default=24 * 60, help="slurm: time limit of each run")
+    p.add_argument("--score-only", action="store_true",
+                   help="train nothing: score the finished runs that have no result yet")
+    p.add_argument("--dry-run", action="store_true", help="show what each run needs; run nothing")
+    p.add_argument("--table", default=None, metavar="DIR",
+                   help="tabulate the result files in DIR (an ablate --out folder or its results/)")
+    p.add_argument("--reference", default=None, help="--table: the reference variant (default: the grid's)")
+    p.add_argument("--figures", choices=("primary", "secondary"), default="primary",
+                   help="--table: primary (last.pt at 0.5, default) or secondary (best.pt, its threshold)")
+    p.set_defaults(func=_cmd_ablate)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
@@ -255,6 +311,27 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out = export_onnx(args.checkpoint, args.out, check=not args.no_check)
     checked = "" if args.no_check else ", checked against PyTorch at two sizes and batch sizes"
     print(f"wrote {out} (dynamic batch, height and width; probabilities out{checked})")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from dskd.deploy.serve.app import run_server
+    except ImportError as error:
+        raise DskdError(f"dskd serve needs the serve extra ({error.name} is missing): "
+                        "pip install 'dskd[serve]'") from None
+    from dskd.deploy.serve import ServeSettings
+
+    _set_threads(args.threads if args.backend == "torch" else 0)
+    settings = ServeSettings(
+        model=Path(args.checkpoint), backend=args.backend, device=args.device, threads=args.threads,
+        host=args.host, port=args.port, token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
+        max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
+        max_concurrent=args.max_concurrent, queue=args.queue, timeout_s=args.timeout,
+        window=args.window or None, evaluation=Path(args.evaluation) if args.evaluation else None)
+    run_server(settings)
     return 0
 
 
@@ -364,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     _add_evaluation_commands(sub)
+    _add_ablate_command(sub)
 
     p = sub.add_parser("predict", help="masks, overlays, videos for images, DICOM runs, folders, globs")
     p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
@@ -395,6 +473,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-check", action="store_true",
                    help="skip comparing ONNX Runtime with PyTorch after export")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("serve", help="a web page and an HTTP API that segment angiograms (docs/serve.md)")
+    p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; any other needs --token)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", default=None,
+                   help="bearer token every /v1 call must carry (default: $DSKD_SERVE_TOKEN)")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
+    p.add_argument("--window", type=int, default=512,
+                   help="tile images with a side above this, as dskd predict (default 512; 0: never)")
+    p.add_argument("--max-upload-mb", type=float, default=256.0, help="largest upload (default 256)")
+    p.add_argument("--max-frames", type=int, default=500, help="most frames per request (default 500)")
+    p.add_argument("--max-side", type=int, default=4096, help="longest image side in pixels (default 4096)")
+    p.add_argument("--max-concurrent", type=int, default=1, help="inferences at once (default 1)")
+    p.add_argument("--queue", type=int, default=8,
+                   help="requests waiting for an inference; beyond them 429 (default 8)")
+    p.add_argument("--timeout", type=float, default=180.0,
+                   help="seconds for a whole request: upload, wait, inference (default 180)")
+    p.add_argument("--evaluation", default=None, metavar="SUMMARY.json",
+                   help="summary.json of dskd evaluate on this model: test figures in the model card")
+    p.set_defaults(func=_cmd_serve)
     _add_data_commands(sub)
     return parser
 
