@@ -293,7 +293,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                            threshold=args.threshold, device=args.device, amp=args.amp,
                            channels_last=args.channels_last, threads=args.threads, tta=args.tta,
                            window=args.window, probabilities=args.probabilities,
-                           overlays=not args.no_overlays, video=args.video)
+                           overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg)
     rate = report.n_frames / max(report.seconds, 1e-9)
     # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
     print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "
@@ -465,6 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overlays", action="store_true", help="no overlay PNGs for single images")
     p.add_argument("--video", choices=["mp4", "gif"], default=None,
                    help="an overlay video per multi-frame input (mp4 needs imageio-ffmpeg)")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="DICOM inputs: also the mask as DICOM (SEG for one frame, Secondary Capture "
+                        "for a cine; docs/inference.md)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch, height, width)")

@@ -4,7 +4,9 @@ folders (recursive) and globs, streamed frame by frame.
 A file that cannot be read is logged as one line (file: reason), listed in failed.txt and
 skipped; the run goes on and the report says how many failed (the CLI then exits 1). A per-frame
 summary.csv (file, frame, size, vessel area fraction, milliseconds per frame) is written as the
-frames go, so nothing grows with the length of a run.
+frames go, so nothing grows with the length of a run. With dicom_seg, every DICOM input also gets
+its mask as a DICOM object in the source's study (deploy.dicom_seg: a Segmentation for a single
+frame, a single-bit Secondary Capture for a cine).
 
 One run at a time per output folder (deploy.folder_lock): a second is refused with one line
 naming the first one's pid. An output folder that cannot be written, or a disk that fills up,
@@ -28,6 +30,7 @@ from tqdm import tqdm
 from dskd.data.io import GrayRule
 from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
 from dskd.data.readers import gray_rule
+from dskd.deploy.dicom_seg import DicomMaskWriter
 from dskd.deploy.folder_lock import folder_lock
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
 from dskd.errors import CheckpointError, DataError, DskdError
@@ -153,7 +156,8 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
                   amp: bool = False, channels_last: bool = True, threads: int = 0, tta: bool = False,
                   window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
-                  overlays: bool = True, video: VideoFormat | None = None) -> PredictReport:
+                  overlays: bool = True, video: VideoFormat | None = None,
+                  dicom_seg: bool = False) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
 
     threshold: None takes the model's own. window: tile images with a side above it (None or 0:
@@ -168,7 +172,7 @@ def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str
     items = collect_inputs(inputs, exclude=out_dir)
     window = check_window(window, net.size_multiple)
     settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
-                    probabilities=probabilities, overlays=overlays, video=video)
+                    probabilities=probabilities, overlays=overlays, video=video, dicom_seg=dicom_seg)
     make_output_folder(out_dir)
     with folder_lock(out_dir):
         report = _predict_into(net, items, out_dir, **settings)
@@ -248,7 +252,7 @@ def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRul
 def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm,
                  report: PredictReport, *, threshold: float, gray: GrayRule, tta: bool,
                  window: int | None, probabilities: bool, overlays: bool,
-                 video: VideoFormat | None) -> None:
+                 video: VideoFormat | None, dicom_seg: bool = False) -> None:
     """Stream one file's frames through the net into its OutputWriter and summary rows; every
     frame done counts in report.n_frames, also when a later one fails."""
     try:
@@ -258,13 +262,20 @@ def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, ba
     except OSError as error:
         raise write_error(error.filename or base.parent, error) from None
     try:
+        dicom_mask = DicomMaskWriter(info.path) if dicom_seg and info.kind == "dicom" else None
+        if dicom_seg and dicom_mask is None:
+            log.info("%s: not a DICOM file, so no DICOM mask (--dicom-seg)", info.path)
         for frame in segment_frames(net, info, threshold=threshold, gray=gray, tta=tta, window=window):
             writer.add(frame.image, frame.probabilities, frame.mask)
+            if dicom_mask is not None:
+                dicom_mask.add(frame.mask)
             rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
                            "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
                            "ms_per_frame": f"{frame.ms:.2f}"})
             report.n_frames += 1
             bar.update(1)
+        if dicom_mask is not None:
+            dicom_mask.write(base)
         writer.close()
     except OSError as error:
         writer.abort()
