@@ -100,9 +100,9 @@ def _loader_only_epoch(config) -> float:
     from torch.utils.data import DataLoader
 
     from dskd.data.datasets import TrainCrops, load_cases
-    from dskd.training.fit import split_training_cases
+    from dskd.data.training_split import split_training_cases
 
-    train_cases, _ = split_training_cases(config)
+    train_cases, _ = split_training_cases(config.data, seed=config.run.seed)
     d = config.data
     crops = TrainCrops(load_cases(train_cases, cache=d.cache), crop_size=d.crop_size,
                        samples_per_epoch=d.samples_per_epoch, foreground_prob=d.foreground_crop_prob,

@@ -99,3 +99,42 @@ def test_shipped_configs_load():
         load_config(path)
     fast, full = load_config(configs / "cimat-fast.yaml"), load_config(configs / "cimat.yaml")
     assert fast.model.width == 8 and replace(fast, model={"width": 16}) == full
+
+
+def test_loss_terms_need_objective_custom_and_known_names():
+    config = load_config(None, ["loss.objective=custom", "loss.terms={deep_supervision: 1, psdl: 1, ddl: 2}"])
+    assert config.loss.terms == {"deep_supervision": 1.0, "psdl": 1.0, "ddl": 2.0}
+    with pytest.raises(ConfigError, match="set loss.objective=custom"):
+        load_config(None, ["loss.terms={dice: 1}"])
+    with pytest.raises(ConfigError, match="needs loss.terms"):
+        load_config(None, ["loss.objective=custom"])
+    with pytest.raises(ConfigError, match="unknown term 'cldise'.*did you mean 'cldice'"):
+        load_config(None, ["loss.objective=custom", "loss.terms={dice: 1, cldise: 1}"])
+    with pytest.raises(ConfigError, match="loss.terms.dice=-1.0 must be >= 0"):
+        load_config(None, ["loss.objective=custom", "loss.terms={dice: -1}"])
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_config(None, ["loss.objective=custom", "loss.terms=dice"])
+
+
+@pytest.mark.parametrize("override", ["optim.lr=.inf", "optim.lr=.nan", "loss.tau=-.inf",
+                                      "loss.objective=custom,loss.terms={dice: .nan}"])
+def test_non_finite_numbers_are_refused(override):
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        load_config(None, override.split(","))
+
+
+def test_every_crop_of_an_epoch_is_trained_on():
+    with pytest.raises(ConfigError, match="samples_per_epoch=4 must be a multiple of data.batch_size=8"):
+        load_config(None, ["data.samples_per_epoch=4", "data.batch_size=8"])
+    with pytest.raises(ConfigError, match="use 400"):
+        load_config(None, ["data.samples_per_epoch=401", "data.batch_size=8"])
+
+
+def test_resume_may_change_only_what_does_not_change_the_result():
+    from dskd.config import config_to_dict, resume_conflicts
+
+    stored = config_to_dict(load_config(None, ["run.threads=1"]))
+    assert resume_conflicts(stored, load_config(None, ["run.threads=2", "data.num_workers=2"])) == []
+    assert resume_conflicts(stored, load_config(None, ["optim.lr=0.1"])) == ["optim.lr"]
+    del stored["loss"]["terms"]  # a checkpoint from before loss.terms existed
+    assert resume_conflicts(stored, load_config(None, ["run.threads=1"])) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +37,12 @@ __all__ = [
     "config_to_dict",
     "save_config",
     "replace",
+    "resume_conflicts",
     "Objective",
+    "RESUME_MAY_CHANGE",
 ]
 
-Objective = Literal["dice", "deep_supervision", "pskd", "ddl", "dskd"]
+Objective = Literal["dice", "deep_supervision", "pskd", "ddl", "dskd", "custom"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,10 @@ class ModelConfig:
 class LossConfig:
     """The objective and the DSKD loss options (METHOD.md, Losses)."""
 
-    objective: Objective = "dskd"
+    objective: Objective = "dskd"  # a preset (dskd.training.objective), or custom: loss.terms
+    # objective=custom: {term: weight}, summed in this order, e.g. {deep_supervision: 1, psdl: 1,
+    # ddl: 1}; terms: dice, bce, psdl, ddl, deep_supervision, cldice, skeleton_recall.
+    terms: dict[str, float] = field(default_factory=dict)
     w_dice: float = 1.0
     w_ddl: float = 1.0
     w_psdl: float = 1.0
@@ -169,7 +175,13 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}={value!r} must be a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}={value!r} must be a finite number")
         return float(value)
+    if typing.get_origin(annotation) is dict:  # loss.terms: {name: weight}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}={value!r} must be a mapping, e.g. {{dice: 1, psdl: 1}}")
+        return {str(k): _coerce(section, f"{key}.{k}", v, float) for k, v in value.items()}
     if annotation is str:
         if value is None:
             return ""
@@ -219,6 +231,10 @@ def _validate(config: Config) -> None:
          f"data.crop_size={d.crop_size} is not divisible by 2**model.depth={2**m.depth}; "
          f"use {max(2**m.depth, d.crop_size // 2**m.depth * 2**m.depth)}"),
         (d.batch_size >= 1, f"data.batch_size={d.batch_size} must be >= 1"),
+        (d.samples_per_epoch >= d.batch_size and d.samples_per_epoch % d.batch_size == 0,
+         f"data.samples_per_epoch={d.samples_per_epoch} must be a multiple of data.batch_size="
+         f"{d.batch_size} (every crop of an epoch is trained on); use "
+         f"{max(1, round(d.samples_per_epoch / d.batch_size)) * d.batch_size}"),
         (0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)"),
         (d.fold >= -1, f"data.fold={d.fold} must be a fold index (0, 1, ...) or -1 (no folds)"),
         (d.fold == -1 or d.split_file, "data.fold needs data.split_file, a file of fold_k parts "
@@ -239,10 +255,29 @@ def _validate(config: Config) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
+    _validate_terms(lo)
     try:
         parse_layout(d.layout)
     except DataError as error:
         raise ConfigError(f"data.layout: {error}") from None
+
+
+def _validate_terms(loss: LossConfig) -> None:
+    from dskd.losses.terms import TERMS
+
+    if loss.objective == "custom" and not loss.terms:
+        raise ConfigError("loss.objective=custom needs loss.terms, e.g. "
+                          "--set 'loss.terms={dice: 1, psdl: 1, ddl: 1}'")
+    if loss.terms and loss.objective != "custom":
+        raise ConfigError(f"loss.terms is set but loss.objective={loss.objective} is a preset; set "
+                          "loss.objective=custom to use the terms")
+    for name, weight in loss.terms.items():
+        if name not in TERMS:
+            raise ConfigError(f"loss.terms: unknown term '{name}'; {_suggest(name, list(TERMS))}")
+        if weight < 0:
+            raise ConfigError(f"loss.terms.{name}={weight} must be >= 0")
+    if loss.terms and not any(w > 0 for w in loss.terms.values()):
+        raise ConfigError("loss.terms: at least one term needs a weight > 0")
 
 
 def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:
@@ -308,6 +343,26 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config section '{section}' must be a mapping")
         raw.setdefault(section, {})[key] = value
     return config_from_dict(raw)
+
+
+# Settings that change how fast a run goes, not what it computes: a resumed run may change them
+# (more threads, another worker count, reading from disk instead of memory). Every other field
+# must match the run being resumed.
+RESUME_MAY_CHANGE = frozenset({"run.threads", "data.num_workers", "data.cache", "run.dist_backend"})
+
+
+def resume_conflicts(stored: dict[str, Any] | None, current: Config) -> list[str]:
+    """The fields (section.key) in which a stored config differs from `current`, leaving out
+    RESUME_MAY_CHANGE. Fields the stored config lacks take their defaults (older checkpoints)."""
+    if not isinstance(stored, dict):
+        return ["the checkpoint stores no config"]
+    try:
+        stored_dict = config_to_dict(config_from_dict(stored))
+    except ConfigError as error:
+        return [f"its stored config is invalid ({error})"]
+    current_dict = config_to_dict(current)
+    return [f"{s}.{k}" for s in current_dict for k in current_dict[s]
+            if f"{s}.{k}" not in RESUME_MAY_CHANGE and stored_dict[s][k] != current_dict[s][k]]
 
 
 def save_config(config: Config, path: str | Path) -> None:

@@ -51,8 +51,8 @@ def test_drive_reader_and_split():
 ])
 def test_shipped_configs_find_their_data_and_split(config, dataset, sizes):
     from dskd.config import load_config
-    from dskd.training.fit import split_training_cases
+    from dskd.data.training_split import split_training_cases
 
     _root(dataset)
-    train, val = split_training_cases(load_config(REPO / "configs" / config))
+    train, val = split_training_cases(load_config(REPO / "configs" / config).data, seed=0)
     assert (len(train), len(val)) == sizes

@@ -104,12 +104,12 @@ def test_config_fold_trains_on_the_other_folds(tiny_dataset, tmp_path):
     import json
 
     from dskd.config import load_config
-    from dskd.training.fit import split_training_cases
+    from dskd.data.training_split import split_training_cases
 
     names = sorted(p.stem for p in (tiny_dataset / "images").iterdir())
     (tmp_path / "cv.json").write_text(json.dumps({f"fold_{k}": names[k::4] for k in range(4)}))
     config = load_config(None, [f"data.root={tiny_dataset}", f"data.split_file={tmp_path / 'cv.json'}",
                                 "data.fold=2"])
-    train, val = split_training_cases(config)
+    train, val = split_training_cases(config.data, seed=config.run.seed)
     assert [c.name for c in val] == names[2::4]
     assert sorted(c.name for c in train) == sorted(set(names) - set(names[2::4]))

@@ -8,8 +8,9 @@ import torch
 
 from dskd.errors import DataError
 from dskd.evaluation.compare import compare_runs, format_markdown, write_comparison
-from dskd.evaluation.evaluate import summarize, write_report
+from dskd.evaluation.evaluate import write_report
 from dskd.metrics import Protocol
+from dskd.metrics.scoring import summarize
 
 
 def _run(folder, dice: dict[str, float], *, hd95: dict[str, float] | None = None,

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from dskd.data.cases import CaseArrays
-from dskd.evaluation.evaluate import (
+from dskd.metrics import METRICS, OVERLAP_METRICS, Protocol
+from dskd.metrics.scoring import (
     pooled_probabilistic,
     score_masks,
     score_predictions,
     summarize,
 )
-from dskd.metrics import METRICS, OVERLAP_METRICS, Protocol
 
 
 def _case(name: str, mask: np.ndarray, fov: np.ndarray | None = None) -> CaseArrays:
@@ -123,7 +123,8 @@ def test_checkpoint_evaluation_with_a_field_of_view(tmp_path):
     from dskd.config import config_to_dict, load_config
     from dskd.data.synthetic import write_synthetic_dataset
     from dskd.errors import DataError
-    from dskd.evaluation.evaluate import OVERLAP_ONLY, evaluate_checkpoint
+    from dskd.evaluation.evaluate import evaluate_checkpoint
+    from dskd.metrics.scoring import OVERLAP_ONLY
     from dskd.models.unet import build_model
 
     data = write_synthetic_dataset(tmp_path / "data", n=2, size=32, seed=4, progress=False)

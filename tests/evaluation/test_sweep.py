@@ -9,8 +9,15 @@ from dskd.checkpoint import load_checkpoint, save_checkpoint
 from dskd.config import config_to_dict
 from dskd.data.cases import CaseArrays
 from dskd.errors import DataError
-from dskd.evaluation.evaluate import OVERLAP_ONLY, choose_threshold, evaluate_checkpoint
-from dskd.evaluation.sweep import best_threshold, sweep_checkpoint, threshold_grid, threshold_sweep
+from dskd.evaluation.evaluate import evaluate_checkpoint
+from dskd.evaluation.sweep import sweep_checkpoint
+from dskd.metrics.scoring import (
+    OVERLAP_ONLY,
+    best_threshold,
+    choose_threshold,
+    threshold_grid,
+    threshold_sweep,
+)
 from dskd.models.unet import build_model
 
 

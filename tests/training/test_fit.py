@@ -6,18 +6,21 @@ import pytest
 import torch
 
 import dskd.training.fit as train_module
+import dskd.training.teachers as teachers_module
 from dskd.checkpoint import load_checkpoint, load_model
 from dskd.config import replace
 from dskd.errors import CheckpointError, ConfigError
-from dskd.training.fit import fit, lr_factor
+from dskd.training.fit import fit
+from dskd.training.setup import lr_factor
 
 
 def _weights(path):
     return load_checkpoint(path)["model"]
 
 
-def _interrupt_then_resume(config, run_dir, monkeypatch, *, epoch: int) -> None:
-    """Ctrl-C during `epoch` (1-based), check last.pt holds the epoch before, then --resume."""
+def _interrupt_then_resume(config, run_dir, monkeypatch, *, epoch: int, resumed_config=None) -> None:
+    """Ctrl-C during `epoch` (1-based), check last.pt holds the epoch before, then --resume
+    (with resumed_config when given)."""
     real_epoch = train_module.train_one_epoch
 
     def interrupted(*args, **kwargs):
@@ -30,7 +33,7 @@ def _interrupt_then_resume(config, run_dir, monkeypatch, *, epoch: int) -> None:
         fit(config, run_dir)
     assert load_checkpoint(run_dir / "last.pt")["epoch"] == epoch - 1
     monkeypatch.setattr(train_module, "train_one_epoch", real_epoch)
-    fit(config, run_dir, resume=True)
+    fit(resumed_config or config, run_dir, resume=True)
 
 
 @pytest.mark.parametrize("objective", ["dice", "deep_supervision", "pskd", "ddl", "dskd"])
@@ -79,14 +82,14 @@ def test_resume_after_interrupt_gives_same_final_weights(tiny_config, tmp_path, 
 def test_teacher_on_whole_images_teaches_from_epoch_two_and_resumes(tiny_config, tmp_path,
                                                                    monkeypatch):
     config = replace(tiny_config, teacher={"runs_on": "whole_images"}, optim={"epochs": 3})
-    real_compute = train_module.TeacherMaps.compute
+    real_compute = teachers_module.TeacherMaps.compute
     computed = []
 
     def counting_compute(*args, **kwargs):
         computed.append(1)
         return real_compute(*args, **kwargs)
 
-    monkeypatch.setattr(train_module.TeacherMaps, "compute", counting_compute)
+    monkeypatch.setattr(teachers_module.TeacherMaps, "compute", counting_compute)
     fit(config, tmp_path / "straight")
     assert len(computed) == 2  # epochs 2 and 3: no teacher in the first
     with open(tmp_path / "straight" / "log.csv") as handle:
@@ -175,3 +178,43 @@ def test_compiled_training_on_gpu(tiny_config, tmp_path):
     fit(config, tmp_path / "run")
     history = load_checkpoint(tmp_path / "run" / "last.pt")["history"]
     assert len(history) == 2 and all(math.isfinite(row["loss"]) for row in history)
+
+
+def test_dskd_on_top_of_deep_supervision_trains(tiny_config, tmp_path):
+    config = replace(tiny_config, loss={"objective": "custom",
+                                        "terms": {"deep_supervision": 1, "psdl": 1, "ddl": 1}})
+    fit(config, tmp_path / "run")
+    with open(tmp_path / "run" / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["ddl"] == ""  # no teacher in the first epoch
+    assert all(float(r["deep_supervision"]) > 0 and float(r["psdl"]) > 0 for r in rows)
+    assert float(rows[1]["ddl"]) >= 0
+
+
+def test_a_non_finite_loss_stops_training_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path,
+                                                                           monkeypatch):
+    config = replace(tiny_config, optim={"epochs": 3})
+    import dskd.training.step as step_module
+
+    real_step = step_module.train_step
+    calls = {"n": 0}
+
+    def poisoned(training, batch, *, alpha_t):
+        calls["n"] += 1
+        if calls["n"] == 3:  # first step of epoch 2
+            batch = type(batch)(batch.images * float("nan"), batch.masks, batch.placements)
+        return real_step(training, batch, alpha_t=alpha_t)
+
+    monkeypatch.setattr(step_module, "train_step", poisoned)
+    with pytest.raises(step_module.NonFiniteLossError, match=r"epoch 2/3, step 1: loss is nan"):
+        fit(config, tmp_path / "run")
+    last = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert last["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in last["model"].values() if v.is_floating_point())
+
+
+def test_resume_with_other_threads(tiny_config, tmp_path, monkeypatch):
+    config = replace(tiny_config, optim={"epochs": 2}, run={"threads": 1})
+    _interrupt_then_resume(config, tmp_path / "run", monkeypatch, epoch=2,
+                           resumed_config=replace(config, run={"threads": 2}))
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dskd.models import UNet
-from dskd.training.frozen_copy import Teacher
+from dskd.training.frozen_copy import FrozenCopy
 
 
 def _step(model: UNet) -> None:
@@ -19,14 +19,14 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 def test_no_teacher_before_first_refresh():
     student = UNet(depth=2, width=4)
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     assert teacher(torch.randn(1, 1, 16, 16)) is None
 
 
 def test_snapshot_holds_previous_epoch_weights():
     torch.manual_seed(0)
     student = UNet(depth=2, width=4)
-    teacher = Teacher(student, kind="snapshot")
+    teacher = FrozenCopy(student, kind="snapshot")
     _step(student)  # "epoch 1"
     teacher.refresh(student)
     epoch1 = {k: v.clone() for k, v in student.state_dict().items()}
@@ -39,7 +39,7 @@ def test_snapshot_holds_previous_epoch_weights():
 
 def test_teacher_output_has_no_graph():
     student = UNet(depth=2, width=4)
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     teacher.refresh(student)
     out = teacher(torch.randn(1, 1, 16, 16))
     assert not out.logits.requires_grad
@@ -49,7 +49,7 @@ def test_teacher_output_has_no_graph():
 def test_ema_moves_towards_student():
     torch.manual_seed(0)
     student = UNet(depth=2, width=4)
-    teacher = Teacher(student, kind="ema", ema_decay=0.9)
+    teacher = FrozenCopy(student, kind="ema", ema_decay=0.9)
     before = {k: v.clone() for k, v in teacher.model.state_dict().items()}
     _step(student)
     teacher.update(student)
@@ -60,14 +60,14 @@ def test_ema_moves_towards_student():
 
 def test_state_round_trip():
     student = UNet(depth=2, width=4)
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     _step(student)
     teacher.refresh(student)
-    restored = Teacher(UNet(depth=2, width=4))
+    restored = FrozenCopy(UNet(depth=2, width=4))
     restored.load_state_dict(teacher.state_dict())
     assert restored.ready and _same(restored.model, teacher.model)
     with pytest.raises(ValueError, match="kind"):
-        Teacher(UNet(depth=2, width=4), kind="ema").load_state_dict(teacher.state_dict())
+        FrozenCopy(UNet(depth=2, width=4), kind="ema").load_state_dict(teacher.state_dict())
 
 
 def _student_with_batchnorm_statistics() -> UNet:
@@ -93,21 +93,21 @@ def _close(a, b) -> bool:
 def test_folded_teacher_computes_the_unfolded_network():
     # Folding BatchNorm into the convolutions reorders float operations: equal to ~1e-6, not bitwise.
     student = _student_with_batchnorm_statistics()
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     teacher.refresh(student)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in teacher._runner.modules())
     images = torch.randn(2, 1, 16, 16)
     with torch.no_grad():
         reference = teacher.model(images)
     assert _close(teacher(images), reference)
-    unfolded = Teacher(student, fold_batchnorm=False)
+    unfolded = FrozenCopy(student, fold_batchnorm=False)
     unfolded.refresh(student)
     assert _close(unfolded(images), reference)
 
 
 def test_folded_ema_teacher_follows_its_updates_and_restores():
     student = _student_with_batchnorm_statistics()
-    teacher = Teacher(student, kind="ema", ema_decay=0.5)
+    teacher = FrozenCopy(student, kind="ema", ema_decay=0.5)
     teacher.refresh(student)
     images = torch.randn(2, 1, 16, 16)
     before = teacher(images)
@@ -116,14 +116,14 @@ def test_folded_ema_teacher_follows_its_updates_and_restores():
     after = teacher(images)
     with torch.no_grad():
         assert _close(after, teacher.model(images)) and not _close(after, before)
-    restored = Teacher(UNet(depth=2, width=4), kind="ema")
+    restored = FrozenCopy(UNet(depth=2, width=4), kind="ema")
     restored.load_state_dict(teacher.state_dict())
     assert _close(restored(images), after)
 
 
 def test_teacher_skips_side_outputs_on_request_and_runs_channels_last():
     student = _student_with_batchnorm_statistics()
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     teacher.refresh(student)
     images = torch.randn(2, 1, 16, 16)
     assert teacher(images, with_side_outputs=False).side_logits == ()

@@ -2,13 +2,25 @@ import pytest
 import torch
 
 from dskd.config import LossConfig
-from dskd.losses import compute_objective, deep_supervision_weights
-from dskd.losses.objective import (
-    needs_teacher,
-    student_reads_side_outputs,
-    teacher_reads_side_outputs,
-)
+from dskd.losses import deep_supervision_weights
 from dskd.models import UNet
+from dskd.training.objective import build_objective
+
+
+def compute_objective(student, teacher, masks, *, config, alpha_t):
+    return build_objective(config)(student, teacher, masks, alpha_t=alpha_t)
+
+
+def needs_teacher(config):
+    return build_objective(config).needs_teacher
+
+
+def student_reads_side_outputs(config, *, teacher_ready):
+    return build_objective(config).reads(teacher_ready=teacher_ready).student_sides
+
+
+def teacher_reads_side_outputs(config):
+    return build_objective(config).reads(teacher_ready=True).teacher_sides
 
 
 @pytest.fixture()
@@ -110,3 +122,40 @@ def test_skipping_unread_side_outputs_leaves_the_loss_unchanged(batch, objective
         student(images, with_side_outputs=student_reads_side_outputs(config, teacher_ready=True)),
         lean_teacher, masks, config=config, alpha_t=0.3)
     assert torch.equal(full.total, lean.total)
+
+
+def test_custom_terms_sum_in_order_with_their_weights(batch):
+    images, masks = batch
+    student, teacher = UNet(depth=2, width=4), UNet(depth=2, width=4).eval()
+    with torch.no_grad():
+        teacher_out = teacher(images)
+    out = student(images)
+    preset = compute_objective(out, teacher_out, masks, config=LossConfig(), alpha_t=0.3)
+    custom = compute_objective(out, teacher_out, masks, alpha_t=0.3, config=LossConfig(
+        objective="custom", terms={"dice": 1.0, "psdl": 1.0, "ddl": 1.0}))
+    assert torch.equal(preset.total, custom.total)  # dskd is exactly these three terms
+    stacked = compute_objective(out, teacher_out, masks, alpha_t=0.3, config=LossConfig(
+        objective="custom", terms={"deep_supervision": 1.0, "psdl": 0.5, "ddl": 2.0}))
+    assert set(stacked.parts) == {"deep_supervision", "psdl", "ddl"}
+    expected = (stacked.parts["deep_supervision"] + 0.5 * stacked.parts["psdl"]
+                + 2.0 * stacked.parts["ddl"])
+    assert stacked.total.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_a_zero_weight_term_is_neither_read_nor_run():
+    config = LossConfig(objective="custom", terms={"dice": 1.0, "ddl": 0.0, "psdl": 0.0})
+    objective = build_objective(config)
+    assert [name for name, _, _ in objective.terms] == ["dice"]
+    assert not objective.needs_teacher
+    assert not objective.reads(teacher_ready=True).student_sides
+
+
+@pytest.mark.parametrize("term", ["cldice", "skeleton_recall"])
+def test_topology_terms_train_the_main_output(batch, term):
+    images, masks = batch
+    student = UNet(depth=2, width=4)
+    objective = build_objective(LossConfig(objective="custom", terms={"dice": 1.0, term: 1.0}))
+    terms = objective(student(images, with_side_outputs=False), None, masks, alpha_t=0.0)
+    assert set(terms.parts) == {"dice", term} and 0 < terms.parts[term].item() <= 1
+    terms.total.backward()
+    assert student.head.weight.grad.abs().sum() > 0

@@ -8,7 +8,7 @@ from dskd.data.cases import CaseArrays
 from dskd.data.datasets import TrainCrops, image_tensor
 from dskd.data.synthetic import synth_angiogram
 from dskd.models import UNet
-from dskd.training.frozen_copy import Teacher
+from dskd.training.frozen_copy import FrozenCopy
 from dskd.training.teacher_maps import TeacherMaps
 
 GEOMETRY_ONLY = AugmentConfig(brightness=0, contrast=0, gamma=0, affine_prob=0.7)
@@ -42,7 +42,7 @@ def test_a_map_of_the_image_is_cut_into_the_image_crop():
 def test_maps_hold_main_and_side_outputs_of_the_whole_image():
     torch.manual_seed(0)
     student = UNet(depth=2, width=4).eval()
-    teacher = Teacher(student)
+    teacher = FrozenCopy(student)
     teacher.refresh(student)
     cases = _cases(((40, 36),))
     maps = TeacherMaps.compute(teacher, cases, size_multiple=4, with_side_outputs=True,

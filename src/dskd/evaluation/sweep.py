@@ -1,6 +1,6 @@
 """`dskd threshold-sweep`: Dice, sensitivity and precision of a checkpoint across thresholds, on
 a validation split, and the threshold with the best per-image mean Dice (the rule of
-dskd.evaluation.evaluate.choose_threshold, which training uses with run.threshold=validation).
+dskd.metrics.scoring.choose_threshold, which training uses with run.threshold=validation).
 
 Never on the test set: a test split is refused by name, and by default the images are the
 checkpoint's own validation split, rebuilt from the config stored in it.
@@ -13,57 +13,27 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from dskd.data.cases import CaseArrays
 from dskd.errors import DataError
-from dskd.evaluation.evaluate import predict_cases, score_predictions
-from dskd.metrics.overlap import overlap_metrics
+from dskd.inference.cases import predict_cases
+from dskd.metrics.scoring import best_threshold, threshold_grid, threshold_sweep
 
-__all__ = ["threshold_grid", "threshold_sweep", "best_threshold", "sweep_checkpoint"]
+__all__ = ["sweep_checkpoint"]
 
 log = logging.getLogger(__name__)
-
-
-def threshold_grid(step: float = 0.05) -> np.ndarray:
-    """step, 2 step, ... up to 1 - step (0.05..0.95 by default), rounded to avoid float drift."""
-    if not 0 < step < 0.5:
-        raise DataError(f"--step {step}: expected a value between 0 and 0.5 (e.g. 0.05)")
-    return np.round(np.arange(step, 1 - step / 2, step), 6)
-
-
-def threshold_sweep(cases: list[CaseArrays], probabilities: list[np.ndarray],
-                    thresholds: np.ndarray) -> list[dict]:
-    """One row per threshold: per-image mean (and std) of Dice, IoU, sensitivity, precision,
-    specificity, and pooled Dice."""
-    rows = []
-    for t in thresholds:
-        per_image, counts = score_predictions(cases, probabilities, threshold=float(t))
-        row = {"threshold": float(t)}
-        for m in ("dice", "iou", "sensitivity", "precision", "specificity"):
-            row[f"{m}_mean"] = float(np.mean([r[m] for r in per_image]))
-        row["dice_std"] = float(np.std([r["dice"] for r in per_image]))
-        row["dice_pooled"] = float(overlap_metrics(counts, reduction="pooled")["dice"])
-        rows.append(row)
-    return rows
-
-
-def best_threshold(rows: list[dict]) -> float:
-    """The threshold of the best per-image mean Dice (the lowest one on a tie)."""
-    return rows[int(np.argmax([r["dice_mean"] for r in rows]))]["threshold"]
 
 
 def _validation_cases(config, data_root, layout: str, split_file: str | None, split_part: str):
     from dskd.data.readers import read_cases
     from dskd.data.splits import apply_split, read_split_file
-    from dskd.training.fit import split_training_cases
+    from dskd.data.training_split import split_training_cases
 
     if split_part.lower() == "test":
         raise DataError("--split test: a threshold chosen on the test set inflates the test figures; "
                         "sweep on a validation split (e.g. --split val)")
     if data_root is None:
-        _, val = split_training_cases(config)
+        _, val = split_training_cases(config.data, seed=config.run.seed)
         if not val:
             raise DataError("the checkpoint's run had no validation split (data.val_fraction=0 and no "
                             "split file); pass --data with a validation set")

@@ -1,4 +1,4 @@
-"""The teacher: an earlier state of the student, frozen, in eval mode, run without gradients.
+"""A frozen copy of the student, in eval mode, run without gradients: what every teacher is made of.
 
 kind="snapshot": `refresh(student)` copies the student's weights at the end of every epoch
 (PS-KD style), so during epoch t the teacher holds the weights of the end of epoch t - 1.
@@ -28,7 +28,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights
 from dskd.models.unet import UNetOutput
 from dskd.models.wrappers import unwrap
 
-__all__ = ["Teacher"]
+__all__ = ["FrozenCopy"]
 
 
 def _fold_batchnorm(model: nn.Module) -> tuple[nn.Module, dict[str, str]]:
@@ -53,7 +53,7 @@ def _fold_batchnorm(model: nn.Module) -> tuple[nn.Module, dict[str, str]]:
     return folded_model, folded
 
 
-class Teacher:
+class FrozenCopy:
     def __init__(
         self, student: nn.Module, *, kind: Literal["snapshot", "ema"] = "snapshot",
         ema_decay: float = 0.99, fold_batchnorm: bool = True,
@@ -126,7 +126,7 @@ class Teacher:
             runner_modules[conv_name].weight.copy_(weight)
             runner_modules[conv_name].bias.copy_(bias)
 
-    def compile(self) -> Teacher:
+    def compile(self) -> FrozenCopy:
         """torch.compile the forward pass (run.compile); weights stay shared with the runner."""
         self._forward = torch.compile(self._runner)
         return self
@@ -142,7 +142,7 @@ class Teacher:
         self._sync_runner()
 
     def to(self, device: torch.device | str,
-           memory_format: torch.memory_format = torch.preserve_format) -> Teacher:
+           memory_format: torch.memory_format = torch.preserve_format) -> FrozenCopy:
         """Move to `device`; memory_format=torch.channels_last follows a channels-last student."""
         for module in {id(m): m for m in (self.model, self._runner)}.values():
             module.to(device)

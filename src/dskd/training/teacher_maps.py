@@ -26,7 +26,7 @@ from dskd.data.cases import CaseArrays
 from dskd.data.datasets import image_tensor
 from dskd.data.transforms import CropPlacement
 from dskd.models.unet import UNetOutput
-from dskd.training.frozen_copy import Teacher
+from dskd.training.frozen_copy import FrozenCopy
 
 __all__ = ["TeacherMaps"]
 
@@ -43,7 +43,7 @@ class TeacherMaps:
 
     @classmethod
     @torch.no_grad()
-    def compute(cls, teacher: Teacher, cases: Sequence[CaseArrays], *, size_multiple: int,
+    def compute(cls, teacher: FrozenCopy, cases: Sequence[CaseArrays], *, size_multiple: int,
                 with_side_outputs: bool, device: torch.device,
                 memory_format: torch.memory_format = torch.contiguous_format,
                 amp_dtype: torch.dtype | None = None, show_progress: bool = True) -> TeacherMaps:

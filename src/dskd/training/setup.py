@@ -1,0 +1,124 @@
+"""What a training run needs, built from the config: `build_training(config, device, world)`."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from dskd.config import Config, OptimConfig, RunConfig
+from dskd.errors import ConfigError
+from dskd.losses.terms import Objective
+from dskd.models.unet import UNet, build_model
+from dskd.training.distributed import World
+from dskd.training.objective import build_objective
+from dskd.training.teachers import TeacherPolicy, build_teacher
+
+__all__ = ["Training", "build_training", "lr_factor", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Training:
+    """The objects of a run. `student` is the plain network (what checkpoints, the teacher and
+    validation see); `model` is what the steps call: the student, or its DDP / compiled wrapper,
+    rebuilt by `wrap_for_epoch` when the side outputs the objective reads change."""
+
+    student: UNet
+    model: nn.Module
+    teacher: TeacherPolicy
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler  # enabled for float16 autocast only
+    device: torch.device
+    memory_format: torch.memory_format
+    amp_dtype: torch.dtype | None
+    grad_clip: float
+    run: RunConfig
+    world: World
+    wrapped_for: bool | None = None  # whether `model` was wrapped for side outputs
+
+    def wrap_for_epoch(self) -> None:
+        """DDP must know whether every parameter gets a gradient: the side heads get none while the
+        objective skips them (e.g. DSKD before its teacher exists). Re-wrap when that changes."""
+        reads_sides = self.objective.reads(teacher_ready=self.teacher.ready).student_sides
+        if reads_sides == self.wrapped_for:
+            return
+        model: nn.Module = self.student  # drops the old DDP wrapper and its gradient hooks first
+        self.model = model
+        if self.world.distributed:
+            model = nn.parallel.DistributedDataParallel(
+                self.student, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=not reads_sides)
+        if self.run.compile:
+            model = torch.compile(model)
+        self.model, self.wrapped_for = model, reads_sides
+
+
+def resolve_device(name: str, world: World | None = None) -> torch.device:
+    """The training device; under torchrun on GPUs, GPU `local_rank` of this node."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("run.device=cuda but no CUDA device is available; use run.device=cpu")
+    if name == "cuda" and world is not None and world.distributed:
+        return torch.device("cuda", world.local_rank)
+    return torch.device(name)
+
+
+def lr_factor(epoch: int, optim: OptimConfig) -> float:
+    """Multiplier of the base learning rate during zero-based `epoch`."""
+    if optim.schedule == "step":
+        return optim.gamma ** (epoch // optim.step_size)
+    if optim.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * epoch / optim.epochs))
+    if optim.schedule == "linear":
+        return 1 - epoch / optim.epochs
+    return 1.0
+
+
+def _optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if optim.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
+    if optim.optimizer == "adam":
+        return torch.optim.Adam(params, lr=optim.lr, weight_decay=optim.weight_decay)
+    return torch.optim.SGD(params, lr=optim.lr, momentum=0.9, weight_decay=optim.weight_decay)
+
+
+def _autocast_dtype(run: RunConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of run.amp on CUDA; None (full float32) otherwise."""
+    if not run.amp:
+        return None
+    if device.type != "cuda":
+        log.warning("run.amp is ignored on %s: mixed precision is used on CUDA devices only",
+                    device.type)
+        return None
+    return torch.float16 if run.amp_dtype == "float16" else torch.bfloat16
+
+
+def build_training(config: Config, device: torch.device, world: World | None = None) -> Training:
+    """Student (seeded by the caller's torch.manual_seed), teacher policy, objective, optimiser
+    and gradient scaler, on `device` in the configured memory layout."""
+    world = world or World()
+    run = config.run
+    amp_dtype = _autocast_dtype(run, device)
+    memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
+    student = build_model(config.model).to(device, memory_format=memory_format)
+    objective = build_objective(config.loss)
+    teacher = build_teacher(config.teacher, student, needed=objective.needs_teacher,
+                            with_side_outputs=objective.reads(teacher_ready=True).teacher_sides,
+                            device=device, memory_format=memory_format, amp_dtype=amp_dtype,
+                            compile=run.compile, show_progress=world.is_main)
+    if run.sync_batchnorm and world.distributed:  # after the teacher's copy: it runs in eval mode
+        student = nn.SyncBatchNorm.convert_sync_batchnorm(student)
+    # Loss scaling for float16 autocast (bfloat16 needs none: it has float32's exponent range).
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    return Training(student=student, model=student, teacher=teacher, objective=objective,
+                    optimizer=_optimizer(student, config.optim), scaler=scaler, device=device,
+                    memory_format=memory_format, amp_dtype=amp_dtype,
+                    grad_clip=config.optim.grad_clip, run=run, world=world)
