@@ -3,6 +3,7 @@ from dskd.metrics.overlap import OVERLAP_METRICS, confusion_counts, overlap_metr
 from dskd.metrics.probabilistic import average_precision, precision_recall_curve, roc_auc
 from dskd.metrics.suite import METRIC_GROUPS, METRICS, Protocol, score_image
 from dskd.metrics.topology import betti_numbers, cldice_from_counts, skeleton_counts, topology_metrics
+from dskd.metrics.width import centreline_diameters, vessel_width
 
 __all__ = [
     "OVERLAP_METRICS",
@@ -21,4 +22,6 @@ __all__ = [
     "METRICS",
     "Protocol",
     "score_image",
+    "centreline_diameters",
+    "vessel_width",
 ]

@@ -1,8 +1,10 @@
 """Every figure of one image under one stated protocol, and what each figure means when pooled.
 
-The protocol (connectivity, empty-mask policy, zero division, which groups to compute) is a small
-frozen dataclass, written into every summary so that two evaluations can be checked to be
-comparable before they are compared.
+The protocol (connectivity, empty-mask policy, zero division, pixel spacing, which groups to
+compute) is a small frozen dataclass, written into every summary so that two evaluations can be
+checked to be comparable before they are compared. Lengths (HD95, ASSD, vessel widths) are in
+millimetres when the protocol has a pixel spacing and in pixels otherwise; `Protocol.length_units`
+says which, and the summary carries it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dskd.metrics.distance import EMPTY_POLICIES, EmptyPolicy, surface_distance_
 from dskd.metrics.overlap import OVERLAP_METRICS, confusion_counts, overlap_metrics
 from dskd.metrics.probabilistic import average_precision, roc_auc
 from dskd.metrics.topology import Connectivity, topology_metrics
+from dskd.metrics.width import Spacing, check_spacing, vessel_width
 
 __all__ = [
     "MetricGroup",
@@ -25,11 +28,12 @@ __all__ = [
     "Protocol",
     "MetricInfo",
     "METRICS",
+    "LENGTH_METRICS",
     "score_image",
 ]
 
-MetricGroup = Literal["overlap", "probabilistic", "topology", "distance"]
-METRIC_GROUPS: tuple[MetricGroup, ...] = ("overlap", "probabilistic", "topology", "distance")
+MetricGroup = Literal["overlap", "probabilistic", "topology", "distance", "width"]
+METRIC_GROUPS: tuple[MetricGroup, ...] = ("overlap", "probabilistic", "topology", "distance", "width")
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,13 @@ class Protocol:
     empty_policy: EmptyPolicy = "diagonal"  # HD95/ASSD when exactly one mask is empty
     zero_division: float = 1.0  # value of a ratio with nothing to count (overlap, clDice)
     groups: tuple[MetricGroup, ...] = METRIC_GROUPS
+    spacing_mm: Spacing | None = None  # (row, column) pixel spacing; lengths in mm, else in pixels
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "spacing_mm", check_spacing(self.spacing_mm))
+        except ValueError as error:
+            raise ValueError(f"spacing_mm: {error}") from None
         if self.connectivity not in (4, 8):
             raise ValueError(f"connectivity={self.connectivity!r}; valid: 4, 8")
         if self.empty_policy not in EMPTY_POLICIES:
@@ -50,10 +59,16 @@ class Protocol:
         if unknown:
             raise ValueError(f"metric group {unknown[0]!r}; valid: {', '.join(METRIC_GROUPS)}")
 
+    @property
+    def length_units(self) -> Literal["mm", "px"]:
+        return "mm" if self.spacing_mm is not None else "px"
+
     def to_dict(self) -> dict:
         """Plain JSON values (JSON has no NaN: a NaN zero_division is written as "nan")."""
         zero_division = "nan" if math.isnan(self.zero_division) else self.zero_division
-        return {**asdict(self), "zero_division": zero_division, "groups": list(self.groups)}
+        spacing = list(self.spacing_mm) if self.spacing_mm is not None else None
+        return {**asdict(self), "zero_division": zero_division, "groups": list(self.groups),
+                "spacing_mm": spacing, "length_units": self.length_units}
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,14 @@ METRICS: dict[str, MetricInfo] = {
     "component_ratio": MetricInfo("topology", None, _PER_IMAGE_ONLY),
     "hd95": MetricInfo("distance", False, _PER_IMAGE_ONLY),
     "assd": MetricInfo("distance", False, _PER_IMAGE_ONLY),
+    # Vessel width along the centreline (metrics.width) of the prediction and of the label.
+    "width_median": MetricInfo("width", None, _PER_IMAGE_ONLY),
+    "width_p95": MetricInfo("width", None, _PER_IMAGE_ONLY),
+    "width_median_label": MetricInfo("width", None, _PER_IMAGE_ONLY),
+    "width_p95_label": MetricInfo("width", None, _PER_IMAGE_ONLY),
 }
+# Figures that are lengths: in Protocol.length_units (mm with a pixel spacing, else pixels).
+LENGTH_METRICS = ("hd95", "assd", "width_median", "width_p95", "width_median_label", "width_p95_label")
 
 
 def score_image(pred: np.ndarray, truth: np.ndarray, *, fov: np.ndarray | None = None,
@@ -90,7 +112,7 @@ def score_image(pred: np.ndarray, truth: np.ndarray, *, fov: np.ndarray | None =
     probabilistic group is skipped: a binary mask has no ranking). Pixels outside the field of
     view are not counted; for topology and distances both masks are cut to it first.
     Returns the metric names of METRICS plus detail columns: tp, fp, fn, tn, the Betti numbers,
-    the skeleton counts and empty_mask.
+    the skeleton counts, empty_mask and, when distances or widths are computed, length_units.
     """
     if fov is not None:
         pred, truth = pred & fov, truth & fov
@@ -108,7 +130,13 @@ def score_image(pred: np.ndarray, truth: np.ndarray, *, fov: np.ndarray | None =
         row.update(topology_metrics(pred, truth, connectivity=protocol.connectivity,
                                     zero_division=protocol.zero_division))
     if "distance" in protocol.groups:
-        row.update(surface_distance_metrics(pred, truth, empty_policy=protocol.empty_policy))
+        row.update(surface_distance_metrics(pred, truth, empty_policy=protocol.empty_policy,
+                                            spacing=protocol.spacing_mm))
+    if "width" in protocol.groups:
+        row.update(vessel_width(pred, spacing=protocol.spacing_mm))
+        row.update({f"{k}_label": v for k, v in vessel_width(truth, spacing=protocol.spacing_mm).items()})
+    if "distance" in protocol.groups or "width" in protocol.groups:
+        row["length_units"] = protocol.length_units
     row.update(dict(zip(("tp", "fp", "fn", "tn"), (int(c) for c in counts[0]), strict=True)))
     return row
 
