@@ -37,6 +37,8 @@ __all__ = [
     "is_media_file",
     "probe",
     "iter_frames",
+    "DicomSpacing",
+    "dicom_pixel_spacing",
 ]
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -197,6 +199,69 @@ def _probe_dicom(path: Path) -> MediaInfo:
     except (TypeError, ValueError):
         raise DataError(f"{path}: invalid NumberOfFrames {ds.NumberOfFrames!r}") from None
     return MediaInfo(path, "dicom", n_frames, int(ds.Rows), int(ds.Columns), _dicom_fps(ds))
+
+
+@dataclass(frozen=True)
+class DicomSpacing:
+    """(row, column) pixel spacing in mm and the attributes it came from."""
+
+    row_mm: float
+    col_mm: float
+    source: str
+
+    @property
+    def spacing(self) -> tuple[float, float]:
+        return self.row_mm, self.col_mm
+
+
+def _pair(ds: Any, key: str) -> tuple[float, float] | None:
+    value = ds.get(key)
+    try:
+        row, col = (float(v) for v in value)
+    except (TypeError, ValueError):
+        return None
+    return (row, col) if all(math.isfinite(v) and v > 0 for v in (row, col)) else None
+
+
+def _positive(ds: Any, key: str) -> float | None:
+    try:
+        value = float(ds.get(key))
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def dicom_pixel_spacing(path: str | Path) -> DicomSpacing | None:
+    """The pixel spacing of a DICOM image in the patient (at the isocentre), or None if the file
+    states none. In order of preference (PS3.3 10.7.1.3):
+
+    1. PixelSpacing (also from an enhanced object's Pixel Measures): already calibrated in the
+       patient, by geometry or a fiducial (PixelSpacingCalibrationType says which);
+    2. ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor;
+    3. ImagerPixelSpacing x DistanceSourceToPatient / DistanceSourceToDetector (XA: the source to
+       isocentre and source to detector distances, i.e. the magnification at the isocentre);
+    4. ImagerPixelSpacing alone: the detector plane, larger than the patient by the magnification
+       (source says "uncorrected").
+    """
+    ds = _read_dicom_header(Path(path))
+    groups = ds.get("SharedFunctionalGroupsSequence") or ds.get("PerFrameFunctionalGroupsSequence")
+    measures = groups[0].get("PixelMeasuresSequence") if groups else None
+    spacing = _pair(ds, "PixelSpacing") or (_pair(measures[0], "PixelSpacing") if measures else None)
+    if spacing is not None:
+        calibration = ds.get("PixelSpacingCalibrationType")
+        return DicomSpacing(*spacing, "PixelSpacing" + (f" ({calibration})" if calibration else ""))
+    imager = _pair(ds, "ImagerPixelSpacing")
+    if imager is None:
+        return None
+    magnification = _positive(ds, "EstimatedRadiographicMagnificationFactor")
+    if magnification is not None:
+        return DicomSpacing(imager[0] / magnification, imager[1] / magnification,
+                            "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor")
+    sod, sid = _positive(ds, "DistanceSourceToPatient"), _positive(ds, "DistanceSourceToDetector")
+    if sod is not None and sid is not None:
+        return DicomSpacing(imager[0] * sod / sid, imager[1] * sod / sid,
+                            "ImagerPixelSpacing x DistanceSourceToPatient / DistanceSourceToDetector")
+    return DicomSpacing(*imager, "ImagerPixelSpacing (detector plane, uncorrected for magnification)")
 
 
 # ------------------------------------------------------------------------------------------ TIFF
