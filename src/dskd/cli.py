@@ -70,7 +70,33 @@ def _protocol(args: argparse.Namespace):
         raise DskdError(f"--metrics {args.metrics}: unknown group '{unknown[0] if unknown else ''}'; "
                         f"valid: {', '.join(METRIC_GROUPS)}")
     return Protocol(connectivity=args.connectivity, empty_policy=args.empty_policy,
-                    zero_division=args.zero_division, groups=groups)
+                    zero_division=args.zero_division, groups=groups, spacing_mm=_spacing(args.spacing))
+
+
+def _spacing(text: str | None) -> tuple[float, float] | None:
+    """--spacing: "0.3" (square pixels), "0.3,0.25" (row, column) in mm, or a DICOM file whose
+    pixel spacing applies (dskd.data.media.dicom_pixel_spacing)."""
+    if text is None:
+        return None
+    from dskd.data.media import dicom_pixel_spacing, is_dicom
+
+    if Path(text).is_file() and is_dicom(text):
+        found = dicom_pixel_spacing(text)
+        if found is None:
+            raise DskdError(f"--spacing {text}: the file states no PixelSpacing or ImagerPixelSpacing; "
+                            "give the spacing in mm instead")
+        log.info("pixel spacing %.4f x %.4f mm from %s (%s)", *found.spacing, text, found.source)
+        return found.spacing
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        values *= 2
+    if len(values) != 2 or not all(0 < v < float("inf") for v in values):
+        raise DskdError(f"--spacing {text}: expected millimetres per pixel, e.g. 0.3 or 0.3,0.25 "
+                        "(row, column), or a DICOM file to read it from")
+    return values[0], values[1]
 
 
 def _set_threads(threads: int) -> None:
@@ -126,6 +152,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         values = (stats["mean"], stats["std"], pooled)
         cells = [f"{v:>8.4f}" if v is not None else f"{'-':>8}" for v in values]
         print(f"{name:<18} {' '.join(cells)}")
+    if any(g in protocol.groups for g in ("distance", "width")):
+        print(f"hd95, assd and width_* are in {'mm' if protocol.spacing_mm else 'pixels'}"
+              + (f" (pixel spacing {protocol.spacing_mm[0]:g} x {protocol.spacing_mm[1]:g} mm)"
+                 if protocol.spacing_mm else "; give --spacing MM for millimetres"))
     print(f"wrote {Path(args.out) / 'per_image.csv'}, summary.json"
           + (", report.html" if report else ""))
     return 0
@@ -193,8 +223,11 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
                       help="HD95/ASSD when exactly one mask is empty (default: the image diagonal)")
     both.add_argument("--zero-division", type=float, default=1.0,
                       help="value of a ratio with nothing to count, e.g. Dice of two empty masks (default 1)")
-    both.add_argument("--metrics", default="overlap,probabilistic,topology,distance",
+    both.add_argument("--metrics", default="overlap,probabilistic,topology,distance,width",
                       help="metric groups to compute (default: all)")
+    both.add_argument("--spacing", default=None, metavar="MM",
+                      help="pixel spacing in mm (0.3, or ROW,COL, or a DICOM file to read it from): "
+                           "HD95, ASSD and vessel widths in mm (default: in pixels)")
     both.add_argument("--overlays", action="store_true", help="write overlay PNGs even with --no-report")
     both.add_argument("--no-report", action="store_true", help="skip the HTML report and its figures")
     p.set_defaults(func=_cmd_evaluate)

@@ -1,0 +1,176 @@
+"""`dskd ablate --table`: the out-of-fold table of a grid's result files, paired to a reference.
+
+The unit is the image. Each image is scored once per seed, by the fold model that did not see it;
+a variant's figure of an image is the mean over its seeds. Only (image, seed) pairs present for
+every variant count, so every variant is measured on the same images even while some folds are
+missing (the table says how many). Per variant: the per-image mean with a percentile bootstrap
+95% CI; against the reference: the mean paired difference (variant - reference) with its bootstrap
+CI and the two-sided Wilcoxon signed-rank p, Holm-adjusted over the variants of each figure
+(dskd.evaluation.stats).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Literal
+
+import numpy as np
+
+from dskd.errors import DataError
+from dskd.evaluation.stats import bootstrap_mean_ci, holm_adjust, paired_comparison
+from dskd.metrics.suite import METRICS
+
+__all__ = ["Figures", "ablation_table", "format_markdown"]
+
+Figures = Literal["primary", "secondary"]
+_FIGURE_TEXT = {"primary": "last checkpoint at threshold 0.5 (nothing chosen on the held-out fold)",
+                "secondary": "best-validation checkpoint at its validation threshold (both chosen "
+                             "on the held-out fold: optimistic)"}
+
+
+def _values_by_variant(results: list[dict], figures: Figures
+                       ) -> tuple[dict[str, dict[tuple[str, int], list[float]]], list[str]]:
+    """variant -> (image, seed) -> the figures' values; and the metric names."""
+    metrics = results[0]["metrics"]
+    seen: dict[tuple[str, int, int], str] = {}
+    values: dict[str, dict[tuple[str, int], list[float]]] = defaultdict(dict)
+    for result in results:
+        if result["metrics"] != metrics:
+            raise DataError(f"result files list different figures ({result['metrics']} vs {metrics})")
+        key = (result["variant"], result["fold"], result["seed"])
+        if key in seen and seen[key] != result["config_hash"]:
+            raise DataError(f"two results of {key[0]} fold {key[1]} seed {key[2]} with different "
+                            "configs; keep one")
+        seen[key] = result["config_hash"]
+        for image, row in result[figures]["images"].items():
+            values[result["variant"]][(image, result["seed"])] = [math.nan if v is None else v for v in row]
+    return dict(values), list(metrics)
+
+
+def _per_image(cells: dict[tuple[str, int], list[float]], keys: list[tuple[str, int]],
+               images: list[str]) -> np.ndarray:
+    """(n_images, n_metrics): each image's values averaged over its seeds among `keys`."""
+    by_image: dict[str, list[list[float]]] = defaultdict(list)
+    for image, seed in keys:
+        by_image[image].append(cells[(image, seed)])
+    rows = []
+    for image in images:
+        seeds = np.array(by_image[image], dtype=np.float64)  # (n_seeds, n_metrics)
+        defined = (~np.isnan(seeds)).sum(axis=0)  # a figure undefined on every seed stays NaN
+        rows.append(np.where(defined > 0, np.nansum(seeds, axis=0) / np.maximum(defined, 1), np.nan))
+    return np.array(rows)
+
+
+def _summary(values: np.ndarray, *, n_resamples: int, seed: int) -> dict:
+    defined = values[~np.isnan(values)]
+    low, high = bootstrap_mean_ci(defined, n_resamples=n_resamples, seed=seed)
+    mean = float(defined.mean()) if defined.size else math.nan
+    return {"mean": mean, "ci_low": low, "ci_high": high, "n": int(defined.size)}
+
+
+def ablation_table(results: list[dict], *, reference: str | None = None, figures: Figures = "primary",
+                   n_resamples: int = 10_000, seed: int = 0) -> dict:
+    """The table as plain data (markdown, JSON and HTML are written from it)."""
+    if not results:
+        raise DataError("no result files to tabulate")
+    values, metrics = _values_by_variant(results, figures)
+    variants = list(dict.fromkeys(r["variant"] for r in results))
+    reference = reference or results[0].get("reference") or variants[0]
+    if reference not in variants:
+        raise DataError(f"reference '{reference}' has no results; variants: {', '.join(variants)}")
+    variants = [reference, *(v for v in variants if v != reference)]
+    common = sorted(set.intersection(*(set(values[v]) for v in variants)))
+    if not common:
+        raise DataError("no (image, seed) is scored for every variant yet; wait for a whole fold")
+    images = sorted({image for image, _ in common})
+    per_image = {v: _per_image(values[v], common, images) for v in variants}
+    per_variant = {}
+    for v in variants:
+        runs = [r for r in results if r["variant"] == v]
+        per_variant[v] = {
+            "runs": len(runs), "folds": sorted({r["fold"] for r in runs}),
+            "seeds": sorted({r["seed"] for r in runs}),
+            "images_scored": len({image for image, _ in values[v]}),
+            "wall_minutes_per_run": _mean_minutes(runs),
+            "overrides": runs[0]["overrides"], "config_hash": runs[0]["config_hash"],
+            "metrics": {m: _summary(per_image[v][:, j], n_resamples=n_resamples, seed=seed)
+                        for j, m in enumerate(metrics)},
+        }
+    others = [v for v in variants if v != reference]
+    differences: dict[str, dict[str, dict]] = {v: {} for v in others}
+    for j, m in enumerate(metrics):
+        for v in others:
+            differences[v][m] = paired_comparison(per_image[reference][:, j], per_image[v][:, j],
+                                                  higher_is_better=METRICS[m].higher_is_better,
+                                                  n_resamples=n_resamples, seed=seed).to_dict()
+        adjusted = holm_adjust([differences[v][m]["p_value"] for v in others])
+        for v, p in zip(others, adjusted, strict=True):
+            differences[v][m]["p_holm"] = p
+    return {
+        "grid": results[0].get("grid"), "figures": figures, "figures_definition": _FIGURE_TEXT[figures],
+        "reference": reference, "metrics": metrics,
+        "higher_is_better": {m: METRICS[m].higher_is_better for m in metrics},
+        "n_images": len(images), "n_pairs": len(common), "images": images,
+        "seeds": sorted({s for _, s in common}), "n_results": len(results),
+        "wall_hours_total": round(sum(r["wall_seconds"] or 0 for r in results) / 3600, 2),
+        "variants": per_variant, "differences": differences,
+        "settings": {"unit": "image (out of fold); each image's figure averaged over its seeds first",
+                     "difference": "variant - reference, per image",
+                     "interval": "95% percentile bootstrap of the mean over images",
+                     "n_resamples": n_resamples, "seed": seed,
+                     "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
+                     "p_holm": "Holm-adjusted over the variants, for each figure separately"},
+    }
+
+
+def _mean_minutes(runs: list[dict]) -> float | None:
+    seconds = [r["wall_seconds"] for r in runs if r.get("wall_seconds") is not None]
+    return round(float(np.mean(seconds)) / 60, 1) if seconds else None
+
+
+def _f(value: float | None, metric: str, signed: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    digits = 2 if metric.startswith("betti") else 4
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+
+
+def format_markdown(table: dict) -> str:
+    metrics, reference = table["metrics"], table["reference"]
+    missing = {v: i["images_scored"] - table["n_images"] for v, i in table["variants"].items()}
+    lines = [f"# Ablation: {table['grid']}", "",
+             f"Out-of-fold per-image figures, {table['figures']}: {table['figures_definition']}. "
+             f"{table['n_images']} images scored by every variant (seeds {table['seeds']})"
+             + ("; images left out because another variant lacks them: "
+                + ", ".join(f"{v} {n}" for v, n in missing.items() if n) if any(missing.values()) else "")
+             + f". Training time of the {table['n_results']} runs: {table['wall_hours_total']} h.", "",
+             "| variant | runs | folds | min / run | " + " | ".join(metrics) + " |",
+             "|---|---:|---|---:|" + "---|" * len(metrics)]
+    for v, info in table["variants"].items():
+        cells = [f"{_f(s['mean'], m)} [{_f(s['ci_low'], m)}, {_f(s['ci_high'], m)}]"
+                 for m, s in info["metrics"].items()]
+        folds = ",".join(map(str, info["folds"]))
+        lines.append(f"| {v}{' (ref)' if v == reference else ''} | {info['runs']} | {folds} | "
+                     f"{info['wall_minutes_per_run'] or '–'} | " + " | ".join(cells) + " |")
+    lines += ["", "Per-image mean [95% bootstrap CI]; Betti errors are counts per image (lower is better).",
+              "", f"## Paired differences to {reference} (variant - {reference}, per image)", "",
+              "| variant | figure | mean diff | 95% CI | Wilcoxon p | Holm p | better / worse |",
+              "|---|---|---:|---|---:|---:|---:|"]
+    for v, by_metric in table["differences"].items():
+        for m in metrics:
+            d = by_metric[m]
+            lines.append(f"| {v} | {m} | {_f(d['mean_difference'], m, True)} | "
+                         f"[{_f(d['ci_low'], m, True)}, {_f(d['ci_high'], m, True)}] | "
+                         f"{_p(d['p_value'])} | {_p(d['p_holm'])} | {d['b_better']} / {d['a_better']} |")
+    s = table["settings"]
+    lines += ["", f"Unit: {s['unit']}. {s['interval']} ({s['n_resamples']} resamples, seed {s['seed']}); "
+              f"{s['test']}; {s['p_holm']}. 'better / worse': images where the variant beats / "
+              "trails the reference.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,80 @@
+"""Grid files of `dskd ablate`: variants from a list and from axes, cells, one-line errors."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dskd.evaluation.ablate.grid import GridError, parse_grid, read_grid
+from dskd.evaluation.ablate.runs import resolve_cell
+
+GRIDS = Path(__file__).parents[2] / "benchmarks" / "ablations"
+
+
+@pytest.fixture()
+def base(tmp_path):
+    path = tmp_path / "base.yaml"
+    path.write_text("loss:\n  objective: dskd\n")
+    return path
+
+
+def _grid(base_file, **changes):
+    raw = {"base": base_file.name, "folds": [0, 1], "seeds": [0], "reference": "dice",
+           "variants": [{"name": "dice", "set": ["loss.objective=dice"]}], **changes}
+    return parse_grid(raw, base_file.parent / "g.yaml")
+
+
+def test_list_and_axes_make_the_variants_and_every_cell(base):
+    grid = _grid(base, set=["optim.epochs=3"], axes={"loss.tau": [1, 3], "loss.ddl_form": ["softmax"]})
+    assert grid.names == ["dice", "tau1-ddl_formsoftmax", "tau3-ddl_formsoftmax"]
+    assert grid.variant("tau3-ddl_formsoftmax").overrides == (
+        "optim.epochs=3", "loss.tau=3", "loss.ddl_form=softmax")
+    cells = grid.cells()
+    assert len(cells) == 3 * 2 and [c.fold for c in cells[:3]] == [0, 0, 0]
+    assert cells[0].overrides == ("optim.epochs=3", "loss.objective=dice", "data.fold=0", "run.seed=0")
+    assert cells[0].key == "fold0-seed0" and grid.base == base.resolve()
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"reference": "dskd"}, "reference 'dskd' is not a variant; variants: dice"),
+    ({"folds": [0, 0]}, "folds lists a value twice"),
+    ({"seeds": [-1]}, "seeds must be a list of integers >= 0"),
+    ({"seed": [0]}, "unknown key 'seed'"),
+    ({"base": "nowhere.yaml"}, "base config nowhere.yaml not found"),
+    ({"variants": [{"name": "dice"}, {"name": "dice"}]}, "two variants are named 'dice'"),
+    ({"variants": [{"name": "a b"}]}, "variant name 'a b' must be a folder name"),
+    ({"variants": [{"name": "dice", "set": ["loss.tau"]}]}, "override 'loss.tau' must look like"),
+    ({"variants": [{"name": "dice", "set": ["data.fold=2"]}]}, "the grid sets data.fold and run.seed"),
+    ({"variants": [{"name": "dice", "sets": []}]}, "unknown key 'sets'"),
+    ({"axes": {"tau": [1]}}, "axis 'tau' must name section.key"),
+])
+def test_errors_are_one_line_and_name_the_problem(base, changes, message):
+    with pytest.raises(GridError, match=message.replace("(", r"\(").replace("[", r"\[")) as error:
+        _grid(base, **changes)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_key_suggests_the_valid_one(base):
+    with pytest.raises(GridError, match="did you mean 'seeds'"):
+        _grid(base, seedz=[0])
+
+
+def test_a_bad_override_names_the_variant(base):
+    grid = _grid(base, variants=[{"name": "dice", "set": ["loss.objektive=dice"]}])
+    with pytest.raises(GridError, match="variant dice: unknown config key 'loss.objektive'"):
+        resolve_cell(grid, grid.cells()[0])
+
+
+@pytest.mark.parametrize("path", sorted(p for p in GRIDS.glob("*.yaml") if p.name != "cimat-cv.yaml"),
+                         ids=lambda p: p.stem)
+def test_shipped_grids_resolve_every_cell(path):
+    grid = read_grid(path)
+    assert grid.reference in grid.names and grid.folds == (0, 1, 2, 3, 4)
+    configs = [resolve_cell(grid, cell) for cell in grid.cells()]
+    assert {c.data.fold for c in configs} == set(range(5)) and {c.model.width for c in configs} == {8}
+
+
+def test_components_grid_is_the_running_one():
+    grid = read_grid(GRIDS / "components.yaml")
+    assert grid.names == ["dice", "dskd", "pskd", "ddl", "deep_supervision"] and grid.seeds == (0,)
+    assert yaml.safe_load((GRIDS / "components.yaml").read_text())["base"] == "cimat-cv.yaml"

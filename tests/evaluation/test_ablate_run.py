@@ -1,0 +1,96 @@
+"""`dskd ablate --grid` end to end on a tiny synthetic grid: training processes, resume, skip,
+scoring, result files, and the submitit job array on submitit's local executor."""
+
+import json
+
+import pytest
+import yaml
+
+import dskd.training.fit as train_module
+from dskd.checkpoint import load_checkpoint
+from dskd.cli import main
+from dskd.config import load_config
+from dskd.data.readers import read_cases
+from dskd.evaluation.ablate.grid import read_grid
+from dskd.evaluation.ablate.runner import plan_grid, run_grid
+from dskd.evaluation.ablate.runs import config_hash, run_dir
+from dskd.training.fit import fit
+from tests.conftest import TINY_OVERRIDES
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture()
+def grid_file(tmp_path, tiny_dataset):
+    """Two folds of the 8 tiny images, a base config at the tiny budget, a grid of one variant."""
+    names = [c.name for c in read_cases("folder", tiny_dataset)]
+    (tmp_path / "cv.json").write_text(json.dumps({"fold_0": names[:4], "fold_1": names[4:]}))
+    base = {"data": {"root": str(tiny_dataset), "split_file": "cv.json", "fold": 0}, "run": {"threads": 1}}
+    for text in TINY_OVERRIDES:
+        key, value = text.split("=")
+        section, name = key.split(".")
+        base.setdefault(section, {})[name] = yaml.safe_load(value)
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump(base))
+    grid = {"base": "base.yaml", "folds": [0, 1], "seeds": [0], "reference": "dice",
+            "variants": [{"name": "dice", "set": ["loss.objective=dice"]}]}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    return tmp_path / "grid.yaml"
+
+
+def _cell_config(grid, cell):
+    return load_config(grid.base, [*cell.overrides, "run.threads=1"])
+
+
+def _interrupted(config, folder, monkeypatch):
+    """A run stopped by Ctrl-C during its second epoch (last.pt holds epoch 1)."""
+    real = train_module.train_one_epoch
+
+    def interrupted(*args, **kwargs):
+        if kwargs["description"].startswith("epoch 2/"):
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fit(config, folder)
+    monkeypatch.setattr(train_module, "train_one_epoch", real)
+
+
+def test_local_pool_resumes_scores_then_skips(grid_file, tmp_path, monkeypatch, capsys):
+    grid, out = read_grid(grid_file), tmp_path / "out"
+    assert [p.action for p in plan_grid(grid, out, out / "results", threads=1)] == ["train", "train"]
+    finished, stopped = grid.cells()
+    fit(_cell_config(grid, finished), run_dir(out, finished))
+    _interrupted(_cell_config(grid, stopped), run_dir(out, stopped), monkeypatch)
+    assert main(["ablate", "--grid", str(grid_file), "--out", str(out), "--dry-run"]) == 0
+    assert "1 score, 1 resume" in capsys.readouterr().out
+
+    planned, failures = run_grid(grid, out, jobs=2, threads=1)  # `dskd train --resume` for fold 1
+    assert [p.action for p in planned] == ["score", "resume"] and failures == []
+    assert "--resume" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
+    for cell in (finished, stopped):
+        assert load_checkpoint(run_dir(out, cell) / "last.pt")["epoch"] == 2
+        result = json.loads((out / "results" / f"dice.{cell.key}.json").read_text())
+        assert (result["variant"], result["fold"], result["seed"]) == ("dice", cell.fold, 0)
+        assert result["config_hash"] == config_hash(_cell_config(grid, cell))
+        assert result["primary"]["threshold"] == 0.5 and result["primary"]["checkpoint"] == "last.pt"
+        assert result["secondary"]["checkpoint"] == "best.pt"
+        held_out = json.loads((tmp_path / "cv.json").read_text())[f"fold_{cell.fold}"]
+        assert sorted(result["primary"]["images"]) == sorted(held_out)
+        assert all(len(row) == 6 for row in result["primary"]["images"].values())
+        assert result["wall_seconds"] > 0
+
+    planned, failures = run_grid(grid, out, jobs=2, threads=1)  # nothing left to do
+    assert [p.action for p in planned] == ["skip", "skip"] and failures == []
+
+
+def test_submitit_job_array_on_the_local_executor(grid_file, tmp_path):
+    grid, out = read_grid(grid_file), tmp_path / "out"
+    for cell in grid.cells():
+        fit(_cell_config(grid, cell), run_dir(out, cell))  # trained: the jobs only score
+    planned, failures = run_grid(grid, out, jobs=2, threads=1, launcher="slurm", cluster="local")
+    assert [p.action for p in planned] == ["score", "score"] and failures == []
+    assert sorted(p.name for p in (out / "results").iterdir()) == ["dice.fold0-seed0.json",
+                                                                   "dice.fold1-seed0.json"]
+    assert any((out / "submitit").iterdir())
+    assert [p.action for p in plan_grid(grid, out, out / "results", threads=1)] == ["skip", "skip"]
