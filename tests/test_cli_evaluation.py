@@ -66,7 +66,8 @@ def test_field_of_view_and_protocol_flags(tmp_path):
                           "--empty-policy", "nan", "--metrics", "overlap,topology", "--no-report")) == 0
     summary = json.loads((root / "eval_b" / "summary.json").read_text())
     assert summary["protocol"] == {"connectivity": 4, "empty_policy": "nan", "zero_division": 1.0,
-                                   "groups": ["overlap", "topology"]}
+                                   "groups": ["overlap", "topology"], "spacing_mm": None,
+                                   "length_units": "px"}
     assert "hd95" not in summary["per_image"] and summary["fov"] == str(root / "fov")
     rows = (root / "eval_b" / "per_image.csv").read_text().splitlines()
     header = rows[0].split(",")
