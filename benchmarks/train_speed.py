@@ -1,6 +1,7 @@
 """Training speed of a DSKD step against a plain `dice` step of the same network and batch.
 
-Both objectives run side by side in one process through the trainer's own `train_one_epoch`, on
+Both objectives run side by side in one process through the trainer's own `build_training` and
+`train_step` (dskd.training), on
 batches made in advance (data loading is not timed), one step of each variant in turn (the order
 reversed every other time). Each DSKD step is compared with the dice step next to it in time, so
 a shared machine that slows down or speeds up affects both sides of a ratio alike; the result is
@@ -36,19 +37,15 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from dskd.config import AugmentConfig, LossConfig, ModelConfig
+from dskd.config import AugmentConfig, Config, LossConfig, ModelConfig, OptimConfig, RunConfig, TeacherConfig
 from dskd.data.cases import CaseArrays
 from dskd.data.datasets import TrainCrops
 from dskd.data.synthetic import synth_angiogram
-from dskd.losses.objective import (
-    compute_objective,
-    student_reads_side_outputs,
-    teacher_reads_side_outputs,
-)
-from dskd.models.unet import build_model
-from dskd.training.fit import train_one_epoch
-from dskd.training.frozen_copy import Teacher
-from dskd.training.teacher_maps import TeacherMaps
+from dskd.training.distributed import World
+from dskd.training.frozen_copy import FrozenCopy
+from dskd.training.setup import build_training
+from dskd.training.step import collate_batch, train_step
+from dskd.training.teachers import Batch
 
 WHOLE = "dskd-whole-images"  # DSKD with teacher.runs_on=whole_images
 
@@ -63,53 +60,46 @@ def synthetic_cases(count: int, size: int, seed: int = 0) -> list[CaseArrays]:
 
 
 def make_batches(steps: int, batch: int, crop: int, cases: list[CaseArrays],
-                 seed: int = 0) -> list[tuple[torch.Tensor, ...]]:
-    """`steps` batches (images, masks, placements) of augmented crops of `cases`, as the trainer
-    would see them."""
+                 seed: int = 0) -> list[Batch]:
+    """`steps` batches of augmented crops of `cases` (with placements), as the trainer's loader
+    makes them."""
     crops = TrainCrops(cases, crop_size=crop, samples_per_epoch=steps * batch,
                        foreground_prob=0.5, augment=AugmentConfig(), seed=seed,
                        with_placement=True)
     items = [crops[i] for i in range(steps * batch)]
-    return [tuple(torch.stack(parts) for parts in zip(*items[s * batch:(s + 1) * batch],
-                                                      strict=True))
-            for s in range(steps)]
+    return [collate_batch(items[s * batch:(s + 1) * batch]) for s in range(steps)]
 
 
 class Trainee:
-    """A student, its optimiser and (for DSKD) a ready teacher, as fit() builds them; with
-    teacher_runs_on="whole_images", `refresh_maps` makes the teacher's maps of an epoch."""
+    """What `build_training` makes for a run (student, teacher policy, objective, optimiser),
+    its teacher made ready (the steady state of epochs >= 2). fold_batchnorm=False swaps in an
+    unfolded teacher (the step before it was made lean)."""
 
     def __init__(self, objective: str, model_config: ModelConfig, device: torch.device, *,
                  channels_last: bool, fold_batchnorm: bool = True, compile: bool = False,
                  teacher_runs_on: str = "batch") -> None:
         torch.manual_seed(0)
-        fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.loss = LossConfig(objective=objective)
-        self.student = build_model(model_config).to(device, memory_format=fmt)
-        self.optimizer = torch.optim.AdamW(self.student.parameters(), lr=1e-3, weight_decay=1e-4)
-        self.teacher = None
-        if objective != "dice":
-            self.teacher = Teacher(self.student, fold_batchnorm=fold_batchnorm).to(device, fmt)
-            self.teacher.refresh(self.student)  # ready: the steady state of epochs >= 2
-            if compile:
-                self.teacher.compile()
-        self.model = torch.compile(self.student) if compile else self.student
-        self.channels_last = channels_last
+        config = Config(model=model_config, loss=LossConfig(objective=objective),
+                        teacher=TeacherConfig(runs_on=teacher_runs_on),
+                        optim=OptimConfig(lr=1e-3, weight_decay=1e-4),
+                        run=RunConfig(channels_last=channels_last, compile=compile))
+        self.training = build_training(config, device)
+        self.student, self.teacher = self.training.student, self.training.teacher
+        if not fold_batchnorm and self.training.objective.needs_teacher:
+            fmt = self.training.memory_format
+            self.teacher.copy = FrozenCopy(self.student, fold_batchnorm=False).to(device, fmt)
+        self.teacher.end_epoch(self.student, World())  # the teacher of epoch 2 is ready
+        self.training.wrap_for_epoch()
         self.device = device
         self.teacher_runs_on = teacher_runs_on
-        self.teacher_maps: TeacherMaps | None = None
         self.refresh_seconds: list[float] = []  # of every refresh_maps
 
     def refresh_maps(self, cases: list[CaseArrays]) -> None:
-        """Run the teacher on every whole image, as fit() does once per epoch, and record the
-        seconds it took."""
+        """The teacher's start of an epoch (for runs_on=whole_images: its pass over every whole
+        image), timed into refresh_seconds."""
         _sync(self.device)
         start = time.perf_counter()
-        self.teacher_maps = TeacherMaps.compute(
-            self.teacher, cases, size_multiple=self.student.size_multiple,
-            with_side_outputs=teacher_reads_side_outputs(self.loss), device=self.device,
-            memory_format=torch.channels_last if self.channels_last else torch.contiguous_format,
-            show_progress=False)
+        self.teacher.start_epoch(cases)
         _sync(self.device)
         self.refresh_seconds.append(time.perf_counter() - start)
 
@@ -126,13 +116,11 @@ def time_paired_steps(trainees: dict[str, Trainee], batches: list, *, steps: int
     reversed every other time, so that no trainee always runs first). Trainees whose teacher runs
     on whole images remake its maps every `refresh_every` steps, between two steps, so that
     those passes are timed at moments spread over the run too (in `Trainee.refresh_seconds`)."""
-    def one_step(t: Trainee, batch: tuple[torch.Tensor, ...]) -> float:
+    def one_step(t: Trainee, batch: Batch) -> float:
         _sync(t.device)
         start = time.perf_counter()
-        train_one_epoch(t.model, t.teacher, [batch], t.optimizer, loss_config=t.loss,
-                        alpha_t=0.25, device=t.device, amp_dtype=amp_dtype,
-                        channels_last=t.channels_last, teacher_maps=t.teacher_maps,
-                        description="bench")
+        t.training.amp_dtype = amp_dtype
+        train_step(t.training, batch, alpha_t=0.25)
         _sync(t.device)
         return time.perf_counter() - start
 
@@ -161,45 +149,43 @@ def paired_ratio(numerator: list[float], denominator: list[float]) -> dict[str, 
     return {"median": float(median), "q1": float(q1), "q3": float(q3)}
 
 
-def step_flops(t: Trainee, batch: tuple[torch.Tensor, ...], *, cases: list[CaseArrays],
+def step_flops(t: Trainee, batch: Batch, *, cases: list[CaseArrays],
                steps_per_epoch: int) -> dict[str, float]:
     """Floating-point operations of one training step of `t`: the teacher's forward pass (for a
     teacher on whole images, its epoch's work divided by the steps of an epoch) and the student's
     forward, losses and backward (the optimiser's elementwise update is not counted)."""
-    images, masks, *_ = batch
-    images = images.to(t.device)
-    masks = masks.to(t.device)
-    teacher_out = None
+    training = t.training
+    batch = Batch(batch.images.to(t.device), batch.masks.to(t.device), batch.placements)
     with FlopCounterMode(display=False) as teacher_counter:
-        if t.teacher_runs_on == "whole_images":
-            t.refresh_maps(cases)
-        elif t.teacher is not None:
-            teacher_out = t.teacher(images, with_side_outputs=teacher_reads_side_outputs(t.loss))
+        t.refresh_maps(cases)  # the whole-image teacher's pass; nothing for the others
+        teacher_out = training.teacher.targets(batch)
     teacher_flops = float(teacher_counter.get_total_flops())
-    if t.teacher_runs_on == "whole_images":
-        teacher_flops /= steps_per_epoch
-        teacher_out = t.teacher_maps.crops(batch[2], images.shape[-1])
-    t.model.train()
+    if t.teacher_runs_on == "whole_images":  # its epoch's pass, shared by the epoch's steps
+        with FlopCounterMode(display=False) as cut_counter:
+            training.teacher.targets(batch)
+        teacher_flops = (teacher_flops - cut_counter.get_total_flops()) / steps_per_epoch
+    training.model.train()
     with FlopCounterMode(display=False) as student_counter:
-        sides = student_reads_side_outputs(t.loss, teacher_ready=t.teacher is not None)
-        student_out = t.model(images, with_side_outputs=sides)
-        terms = compute_objective(student_out, teacher_out, masks, config=t.loss, alpha_t=0.25)
+        sides = training.objective.reads(teacher_ready=training.teacher.ready).student_sides
+        student_out = training.model(batch.images, with_side_outputs=sides)
+        terms = training.objective(student_out, teacher_out, batch.masks, alpha_t=0.25)
         terms.total.backward()
-    t.optimizer.zero_grad(set_to_none=True)
+    training.optimizer.zero_grad(set_to_none=True)
     return {"teacher_forward": teacher_flops,
             "student_step": float(student_counter.get_total_flops())}
 
 
-def phase_step(t: Trainee, batch: tuple[torch.Tensor, ...], *, lean: bool,
+def phase_step(t: Trainee, batch: Batch, *, lean: bool,
                amp_dtype: torch.dtype | None) -> dict[str, float]:
-    """Milliseconds of each phase of one training step of `t`. lean=False: side outputs always
-    computed (the step before it was made lean); the teacher's folding is set when `t` was built."""
-    device = t.device
-    fmt = torch.channels_last if t.channels_last else torch.contiguous_format
+    """Milliseconds of each phase of one training step of `t` (train_step's phases, timed one by
+    one). lean=False: side outputs always computed (the step before it was made lean); the
+    teacher's folding is set when `t` was built."""
+    device, training = t.device, t.training
     autocast = (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype is not None
                 else torch.autocast(device.type, enabled=False))
-    student_sides = student_reads_side_outputs(t.loss, teacher_ready=True) or not lean
-    teacher_sides = teacher_reads_side_outputs(t.loss) or not lean
+    reads = training.objective.reads(teacher_ready=True)
+    student_sides = reads.student_sides or not lean
+    teacher_sides = reads.teacher_sides or not lean
     phases: dict[str, float] = {}
 
     @contextmanager
@@ -210,24 +196,23 @@ def phase_step(t: Trainee, batch: tuple[torch.Tensor, ...], *, lean: bool,
         _sync(device)
         phases[name] = 1000 * (time.perf_counter() - start)
 
-    t.model.train()
-    images, masks, *_ = batch
-    images = images.to(device, memory_format=fmt)
-    masks = masks.to(device)
+    training.model.train()
+    images = batch.images.to(device, memory_format=training.memory_format)
+    masks = batch.masks.to(device)
     with autocast:
         teacher_out = None
-        if t.teacher is not None:
+        if training.objective.needs_teacher:
             with clock("teacher forward"):
-                teacher_out = t.teacher(images, with_side_outputs=teacher_sides)
+                teacher_out = t.teacher.copy(images, with_side_outputs=teacher_sides)
         with clock("student forward"):
-            student_out = t.model(images, with_side_outputs=student_sides)
+            student_out = training.model(images, with_side_outputs=student_sides)
         with clock("losses"):
-            terms = compute_objective(student_out, teacher_out, masks, config=t.loss, alpha_t=0.25)
-    t.optimizer.zero_grad(set_to_none=True)
+            terms = training.objective(student_out, teacher_out, masks, alpha_t=0.25)
+    training.optimizer.zero_grad(set_to_none=True)
     with clock("backward"):
         terms.total.backward()
     with clock("optimiser"):
-        t.optimizer.step()
+        training.optimizer.step()
     return phases
 
 

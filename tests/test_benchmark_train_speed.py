@@ -27,7 +27,7 @@ def test_teacher_does_the_work_of_one_student_forward_and_a_dice_step_about_thre
     dice = bench.Trainee("dice", config, torch.device("cpu"), channels_last=False)
     dskd = bench.Trainee("dskd", config, torch.device("cpu"), channels_last=False)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        dskd.student(batch[0], with_side_outputs=True)
+        dskd.student(batch.images, with_side_outputs=True)
     dice_flops, dskd_flops = (bench.step_flops(t, batch, cases=cases, steps_per_epoch=1)
                               for t in (dice, dskd))
     assert dice_flops["teacher_forward"] == 0
