@@ -53,7 +53,7 @@ def _first_line(error: BaseException) -> str:
 
 def _unpickling_reason(error: pickle.UnpicklingError) -> str:
     """What torch's weights-only unpickler refused, without its advice to load the file unsafely."""
-    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+    found = re.search(r"GLOBAL ([\w.]+)", str(error))
     return f"the Python object {found.group(1)}" if found else "Python objects"
 
 

@@ -177,14 +177,21 @@ def read_mask(path: str | Path, *, foreground_label: int | None = None) -> np.nd
     return gray > top / 2
 
 
-def write_png(path: str | Path, array: np.ndarray) -> None:
-    """Write a float [0, 1], bool or uint8 (H, W) or (H, W, 3) array as an 8-bit PNG, whole or not
-    at all (a temporary file renamed; DskdError naming the file when it cannot be written)."""
+def write_png(path: str | Path, array: np.ndarray, *, atomic: bool = True) -> None:
+    """Write a float [0, 1], bool or uint8 (H, W) or (H, W, 3) array as an 8-bit PNG.
+
+    atomic: whole or not at all (a temporary file renamed; DskdError naming the file when it
+    cannot be written). False writes `path` itself and lets OSError through, for a caller that
+    already writes to a temporary name of its own.
+    """
     if array.dtype == np.bool_:
         array = array.astype(np.uint8) * 255
     elif array.dtype != np.uint8:
         array = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not atomic:
+        Image.fromarray(array).save(path, format="PNG")
+        return
     with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG")

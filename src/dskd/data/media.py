@@ -18,7 +18,9 @@ that names the file (and the frame), so a caller can report it and go on with th
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +91,9 @@ def _read_dicom_header(path: Path) -> Any:
     try:
         ds = pydicom.dcmread(path, stop_before_pixels=True)
     except Exception as error:  # InvalidDicomError, EOFError, struct/ValueError on damaged files
-        raise DataError(f"{path}: not a readable DICOM file ({_reason(error)})") from None
+        # pydicom's own advice (force=True) is for its API, not for dskd's users
+        reason = _reason(error).replace(" Use force=True to force reading.", "")
+        raise DataError(f"{path}: not a readable DICOM file ({reason})") from None
     if "Rows" not in ds or "Columns" not in ds:
         raise DataError(f"{path}: DICOM file holds no image (no Rows/Columns)")
     _lift_functional_groups(ds)
@@ -266,9 +270,29 @@ def dicom_pixel_spacing(path: str | Path) -> DicomSpacing | None:
 
 # ------------------------------------------------------------------------------------------ TIFF
 
+class _Collect(logging.Filter):
+    """Takes what a library logs from this thread (warning or worse) while it reads one file: the
+    reason goes into our one error line, instead of a second line of the library's own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread, self.messages = threading.get_ident(), []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread != self.thread or record.levelno < logging.WARNING:
+            return True
+        self.messages.append(record.getMessage())
+        return False
+
+
 def _probe_tiff(path: Path) -> MediaInfo:
     import tifffile
 
+    # tifffile only logs a broken chain of pages (a truncated cine) and stops counting there:
+    # counted as is, a cut run would pass as a shorter one.
+    warnings = _Collect()
+    tiff_log = logging.getLogger("tifffile")
+    tiff_log.addFilter(warnings)
     try:
         with tifffile.TiffFile(path) as tif:
             first = tif.pages.first
@@ -276,6 +300,11 @@ def _probe_tiff(path: Path) -> MediaInfo:
             shape = first.shape if first.planarconfig != 2 else first.shape[1:]  # 2: separate planes
     except Exception as error:  # TiffFileError, struct.error, ValueError on damaged files
         raise DataError(f"{path}: unreadable TIFF ({_reason(error)})") from None
+    finally:
+        tiff_log.removeFilter(warnings)
+    if warnings.messages:
+        reason = warnings.messages[0].split("> ", 1)[-1]  # drop tifffile's "<tifffile.TiffPages @8>"
+        raise DataError(f"{path}: damaged TIFF ({reason}); the file may be truncated")
     return MediaInfo(path, "tiff", n_frames, int(shape[0]), int(shape[1]))
 
 
@@ -340,7 +369,8 @@ def iter_frames(info: MediaInfo, *, gray: GrayRule = "luma") -> Iterator[np.ndar
         except DataError as error:
             if str(error).startswith(f"{info.path}: "):
                 raise
-            raise DataError(f"{info.path}: {where}: {error}") from None
+            frame = f"frame {index + 1} of {info.n_frames}: " if info.n_frames > 1 else ""
+            raise DataError(f"{info.path}: {frame}{error}") from None
         except Exception as error:  # decoder errors: truncated data, missing codec, bad tags
             raise DataError(f"{info.path}: cannot decode {where} ({_reason(error)})") from None
         if frame.shape != (info.height, info.width):

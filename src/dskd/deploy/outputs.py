@@ -24,7 +24,7 @@ import numpy as np
 from dskd.data.io import write_png
 from dskd.errors import DskdError
 from dskd.plots import overlay
-from dskd.writing import temporary_path
+from dskd.writing import temporary_path, write_error
 
 __all__ = ["OutputWriter", "VideoFormat", "VIDEO_FORMATS", "check_video_support"]
 
@@ -147,11 +147,17 @@ class OutputWriter:
             self.video.add(overlay(image, mask))
 
     def _write_single(self, image: np.ndarray, probabilities: np.ndarray, mask: np.ndarray) -> None:
-        write_png(self._part("_mask.png"), mask)
+        images = {"_mask.png": mask}
         if self.probabilities:
-            write_png(self._part("_prob.png"), _to_uint8(probabilities))
+            images["_prob.png"] = _to_uint8(probabilities)
         if self.overlays:
-            write_png(self._part("_overlay.png"), overlay(image, mask))
+            images["_overlay.png"] = overlay(image, mask)
+        for suffix, array in images.items():
+            part = self._part(suffix)
+            try:
+                write_png(part, array, atomic=False)
+            except OSError as error:  # named as the user will look for it, not by its temporary name
+                raise write_error(self.parts[part], error) from None
 
     def close(self) -> None:
         """Finish every file and give it its final name."""
