@@ -68,6 +68,8 @@ def test_local_pool_resumes_scores_then_skips(grid_file, tmp_path, monkeypatch, 
     planned, failures = run_grid(grid, out, jobs=2, threads=1)  # `dskd train --resume` for fold 1
     assert [p.action for p in planned] == ["score", "resume"] and failures == []
     assert "--resume" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
+    trained_by = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_by"]
+    assert len(trained_by) == 1 and len(trained_by[0].split("+")[0]) == 40  # the resumed session's
     for cell in (finished, stopped):
         assert load_checkpoint(run_dir(out, cell) / "last.pt")["epoch"] == 2
         result = json.loads((out / "results" / f"dice.{cell.key}.json").read_text())

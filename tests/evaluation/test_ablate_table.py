@@ -20,6 +20,7 @@ def _result(variant, fold, seed, dice_by_image, *, reference="a"):
     part = {"checkpoint": "last.pt", "epoch": 2, "threshold": 0.5, "images": images}
     return {"format": 1, "grid": "g", "reference": reference, "variant": variant,
             "overrides": [f"loss.objective={variant}"], "fold": fold, "seed": seed, "commit": "x",
+            "trained_by": [],
             "config_hash": f"h{variant}", "epochs": 2, "wall_seconds": 60.0, "metrics": list(FIGURES),
             "primary": part, "secondary": {**part, "checkpoint": "best.pt"}}
 

@@ -2,7 +2,8 @@
 
     {"format": 1, "grid": "components", "reference": "dice", "variant": "dskd",
      "overrides": ["loss.objective=dskd"], "fold": 0, "seed": 0,
-     "commit": "94f410b...", "config_hash": "3f2a...", "epochs": 30, "wall_seconds": 412.5,
+     "commit": "5d2d692...", "trained_by": ["94f410b..."], "config_hash": "3f2a...",
+     "epochs": 30, "wall_seconds": 412.5,
      "metrics": ["dice", "cldice", ...],
      "primary":   {"checkpoint": "last.pt", "epoch": 30, "threshold": 0.5,
                    "images": {"training_1": [0.8123, 0.7901, ...], ...}},
@@ -10,7 +11,9 @@
 
 Primary figures: the last checkpoint at the fixed threshold 0.5, so nothing is chosen on the
 held-out fold. Secondary: best.pt (best validation Dice on that same fold) at the threshold chosen
-on it, an optimistic figure reported beside the primary one. Values have 4 decimals; each image's
+on it, an optimistic figure reported beside the primary one. "commit" is the code that scored the
+run, "trained_by" the code that trained it (its commit.txt, written before each training
+session; [] for a run trained outside dskd ablate). Values have 4 decimals; each image's
 list follows "metrics". The files are committed, so tables can be rebuilt without checkpoints.
 """
 
@@ -29,7 +32,8 @@ from dskd.errors import DataError
 from dskd.evaluation.ablate.grid import Cell
 from dskd.metrics.suite import Protocol
 
-__all__ = ["FIGURES", "FORMAT", "result_path", "git_commit", "wall_seconds", "score_run",
+__all__ = ["FIGURES", "FORMAT", "result_path", "git_commit", "record_training_commit",
+           "training_commits", "wall_seconds", "score_run",
            "build_result", "write_result", "read_result", "read_results"]
 
 FORMAT = 1
@@ -54,6 +58,21 @@ def git_commit(where: str | Path | None = None) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
+
+
+def record_training_commit(run_folder: Path, commit: str) -> None:
+    """Append the commit of the code about to train in run_folder to its commit.txt (once)."""
+    known = training_commits(run_folder)
+    if not known or known[-1] != commit:
+        run_folder.mkdir(parents=True, exist_ok=True)
+        with open(run_folder / "commit.txt", "a") as handle:
+            handle.write(commit + "\n")
+
+
+def training_commits(run_folder: Path) -> list[str]:
+    """The commits of the code that trained the run, in order ([] when not recorded)."""
+    path = run_folder / "commit.txt"
+    return path.read_text().split() if path.is_file() else []
 
 
 def wall_seconds(run_folder: Path) -> float:
@@ -97,10 +116,11 @@ def score_run(run_folder: Path, config: Config, fold: int) -> dict[str, dict]:
 
 
 def build_result(*, grid: str, reference: str, cell: Cell, config: Config, config_hash: str,
-                 commit: str, seconds: float, figures: dict[str, dict]) -> dict:
+                 commit: str, trained_by: list[str], seconds: float, figures: dict[str, dict]) -> dict:
     return {"format": FORMAT, "grid": grid, "reference": reference, "variant": cell.variant.name,
             "overrides": list(cell.variant.overrides), "fold": cell.fold, "seed": cell.seed,
-            "commit": commit, "config_hash": config_hash, "epochs": config.optim.epochs,
+            "commit": commit, "trained_by": trained_by, "config_hash": config_hash,
+            "epochs": config.optim.epochs,
             "wall_seconds": None if math.isnan(seconds) else seconds, "metrics": list(FIGURES),
             **figures}
 

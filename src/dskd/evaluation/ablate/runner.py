@@ -35,8 +35,10 @@ from dskd.evaluation.ablate.results import (
     build_result,
     git_commit,
     read_result,
+    record_training_commit,
     result_path,
     score_run,
+    training_commits,
     wall_seconds,
     write_result,
 )
@@ -146,6 +148,7 @@ def _train(job: CellJob, config: Config, state: RunState) -> None:
         command.append("--resume")
     for text in overrides:
         command += ["--set", text]
+    record_training_commit(folder, git_commit())
     env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
     log_path = folder.parent / f"{folder.name}.log"
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -182,6 +185,7 @@ def run_cell(job: CellJob) -> str:
     figures = score_run(folder, config, cell.fold)
     result = build_result(grid=job.grid, reference=job.reference, cell=cell, config=config,
                           config_hash=config_hash(config), commit=git_commit(),
+                          trained_by=training_commits(folder),
                           seconds=wall_seconds(folder), figures=figures)
     return str(write_result(Path(job.result), result))
 
@@ -213,8 +217,10 @@ def launch_submitit(jobs: list[CellJob], folder: str | Path, *, parallelism: int
     cluster="local" runs the same array with submitit's LocalExecutor (the tests do).
     Returns one error line per failed job.
     """
-    import submitit
-
+    try:
+        import submitit
+    except ImportError:
+        raise DskdError("--launcher slurm needs submitit: pip install 'dskd[ablate]'") from None
     if cluster == "slurm" and shutil.which("sbatch") is None:
         raise DskdError("--launcher slurm needs Slurm's sbatch on PATH (run it on a login node); "
                         "use --launcher local on this machine")
