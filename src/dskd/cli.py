@@ -296,7 +296,8 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
                         "--table: where to write the table (default: the --table folder)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     p.add_argument("--threads", type=int, default=None,
-                   help="torch threads per run (default: this machine's cores / --jobs)")
+                   help="torch threads per run (default: this machine's cores / --jobs; "
+                        "slurm: 1 CPU per job)")
     p.add_argument("--results", default=None, help="folder of the result JSONs (default: OUT/results)")
     p.add_argument("--launcher", choices=("local", "slurm"), default="local",
                    help="local: a pool of --jobs processes; slurm: a submitit job array")

@@ -84,6 +84,7 @@ class Planned:
     cell: Cell
     state: RunState
     action: Action
+    epochs: int  # the run's final epoch
     detail: str = ""
 
 
@@ -106,32 +107,30 @@ def plan_grid(grid: Grid, out: str | Path, results: str | Path, *, threads: int)
     """What each cell needs: skip (scored), score (trained), train, resume, or blocked (why)."""
     planned = []
     for cell in grid.cells():
-        resolve_cell(grid, cell)  # one-line error naming the variant when its overrides are bad
-        config = _config(grid.base, cell, threads)
-        state = inspect_run(run_dir(out, cell), config)
+        config = resolve_cell(grid, cell, threads=threads)
+        state, epochs = inspect_run(run_dir(out, cell), config), config.optim.epochs
         if state.status == "conflict":
-            planned.append(Planned(cell, state, "blocked", state.detail))
+            planned.append(Planned(cell, state, "blocked", epochs, state.detail))
         elif state.status == "finished":
             fresh = _result_is_fresh(result_path(results, cell), cell, config_hash(config))
-            planned.append(Planned(cell, state, "skip" if fresh else "score"))
+            planned.append(Planned(cell, state, "skip" if fresh else "score", epochs))
         elif state.status == "interrupted":
             try:
                 resume_overrides(state.stored or {}, config)
-                planned.append(Planned(cell, state, "resume"))
+                planned.append(Planned(cell, state, "resume", epochs))
             except GridError as error:
-                planned.append(Planned(cell, state, "blocked", str(error)))
+                planned.append(Planned(cell, state, "blocked", epochs, str(error)))
         else:
-            planned.append(Planned(cell, state, "train"))
+            planned.append(Planned(cell, state, "train", epochs))
     return planned
 
 
 def format_plan(grid: Grid, planned: list[Planned], out: str | Path) -> str:
     """One line per cell, then the counts of each action."""
-    epochs = {p.cell.variant.name: _config(grid.base, p.cell, 1).optim.epochs for p in planned}
     lines = [f"grid {grid.name}: {len(grid.variants)} variants x {len(grid.folds)} folds x "
              f"{len(grid.seeds)} seeds = {len(planned)} runs in {Path(out) / 'runs'}"]
     for p in planned:
-        done = f"{p.state.epoch}/{epochs[p.cell.variant.name]}"
+        done = f"{p.state.epoch}/{p.epochs}"
         lines.append(f"  {p.action:<8} {p.cell.variant.name:<24} fold {p.cell.fold} seed {p.cell.seed} "
                      f"epochs {done:>7}" + (f"  ({p.detail})" if p.detail else ""))
     counts = {a: sum(p.action == a for p in planned) for a in ("skip", "score", "train", "resume", "blocked")}
@@ -249,7 +248,8 @@ def run_grid(grid: Grid, out: str | Path, *, jobs: int = 1, threads: int | None 
     """Plan the grid and (unless dry_run) run what it needs; returns (the plan, failure lines)."""
     if jobs < 1:
         raise DskdError(f"--jobs {jobs} must be >= 1")
-    threads = threads if threads is not None else default_threads(jobs)
+    if threads is None:  # Slurm gives each job its own CPUs: one, unless --threads says more
+        threads = default_threads(jobs) if launcher == "local" else 1
     if threads < 1:
         raise DskdError(f"--threads {threads} must be >= 1")
     results = Path(results) if results is not None else Path(out) / "results"

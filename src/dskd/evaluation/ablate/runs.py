@@ -53,10 +53,12 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def resolve_cell(grid: Grid, cell: Cell) -> Config:
-    """The cell's config: the grid's base config with the cell's overrides (one-line errors)."""
+def resolve_cell(grid: Grid, cell: Cell, *, threads: int | None = None) -> Config:
+    """The cell's config: the grid's base config with the cell's overrides (and run.threads when
+    given), as `dskd train` will resolve it; one-line errors naming the variant."""
+    extra = [f"run.threads={threads}"] if threads is not None else []
     try:
-        return load_config(grid.base, list(cell.overrides))
+        return load_config(grid.base, [*cell.overrides, *extra])
     except DskdError as error:
         raise GridError(f"{grid.path}: variant {cell.variant.name}: {error}") from None
 
