@@ -485,3 +485,37 @@ def test_evaluate_out_inside_the_pred_folder_is_refused(tmp_path, capsys, caplog
     assert code == 2 and lines == [f"dskd: error: --out {pred} is the --pred folder; the report's files "
                                    "would mix with the images read from it; choose another --out"]
     assert _files(pred) == before
+
+
+# ----------------------------------------------------------------------------------- Ctrl-C
+
+def test_ctrl_c_during_a_cine_keeps_what_was_done_and_cleans_up_the_rest(checkpoint, tmp_path, capsys,
+                                                                         caplog, monkeypatch):
+    from dskd.deploy import predict
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    first = _good(inputs, "a.png")
+    broken = inputs / "b.png"
+    broken.write_bytes(b"not an image")
+    cine = inputs / "c.dcm"
+    KINDS["dicom_cine"].write(cine)
+    earlier = _earlier_run(out)
+    real, calls = predict.frame_probabilities, []
+
+    def interrupted_on_the_cines_second_frame(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # a.png, then frames 1 and 2 of c.dcm
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict, "frame_probabilities", interrupted_on_the_cines_second_frame)
+    code = main(["predict", "--checkpoint", str(checkpoint), str(first), str(broken), str(cine),
+                 "--out", str(out)])
+    assert code == 130
+    assert {p.name for p in out.iterdir()} == {"earlier_mask.png", "a_mask.png", "a_overlay.png",
+                                               "summary.csv", "failed.txt"}
+    assert (out / "failed.txt").read_text().startswith(f"{broken}\tunreadable image")
+    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[:2] for row in rows] == [[str(first), "1"], [str(cine), "1"]]
+    assert _files(out)[out / "earlier_mask.png"] == earlier[out / "earlier_mask.png"]
+    _assert_nothing_left_behind(out)
