@@ -519,3 +519,25 @@ def test_ctrl_c_during_a_cine_keeps_what_was_done_and_cleans_up_the_rest(checkpo
     assert [row.split(",")[:2] for row in rows] == [[str(first), "1"], [str(cine), "1"]]
     assert _files(out)[out / "earlier_mask.png"] == earlier[out / "earlier_mask.png"]
     _assert_nothing_left_behind(out)
+
+
+def test_a_full_disk_during_training_is_one_line_and_leaves_no_temporary_checkpoint(tiny_dataset, tmp_path,
+                                                                                    capsys, caplog,
+                                                                                    monkeypatch):
+    from tests.conftest import TINY_OVERRIDES
+
+    def full(obj, handle, *args, **kwargs):
+        handle.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    run, config = tmp_path / "run", tmp_path / "tiny.yaml"
+    config.write_text("loss:\n  objective: dskd\n")
+    argv = ["train", "--config", str(config), "--out", str(run),
+            "--set", f"data.root={tiny_dataset}", *[x for o in TINY_OVERRIDES for x in ("--set", o)]]
+    code = main(argv)
+    lines = _problem_lines(capsys, caplog)
+    assert code == 2 and len(lines) == 1, lines
+    assert re.fullmatch(r"dskd: error: .*\.pt: cannot write \(No space left on device\); free some space "
+                        r"or choose another location", lines[0]), lines
+    assert not list(run.rglob("*.pt")) and not list(run.rglob(".*.tmp"))
