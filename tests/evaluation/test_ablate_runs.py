@@ -50,6 +50,8 @@ def test_run_states(tmp_path):
     state = inspect_run(folder, config)
     assert (state.status, state.epoch) == ("interrupted", 2)
     _run(folder, stored, 3)
+    assert inspect_run(folder, config).status == "interrupted"  # fit did not get to its end
+    (folder / "training_curves.png").write_bytes(b"")
     assert inspect_run(folder, config).status == "finished"
     stored["loss"] = {**stored["loss"], "tau": 1.0}
     _run(folder, stored, 3)
@@ -62,6 +64,7 @@ def test_a_run_made_before_an_option_existed_is_still_the_same_run(tmp_path):
     stored = config_to_dict(config)
     stored["loss"] = {k: v for k, v in stored["loss"].items() if k != "deep_supervision_decay"}
     _run(tmp_path / "run", stored, 3)
+    (tmp_path / "run" / "training_curves.png").write_bytes(b"")
     assert inspect_run(tmp_path / "run", config).status == "finished"
 
 

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no backend to pick
+from matplotlib.ticker import MaxNLocator
 
 from dskd.evaluation.ablate.table import format_markdown
 from dskd.evaluation.report.html import escape, figure, link, table, write_page
@@ -55,6 +56,7 @@ def plot_forest(result: dict, path: str | Path) -> None:
         ax.set_title(f"{m} ({better})", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
     fig.suptitle(f"{result['grid']}: variant - {result['reference']}, {result['n_images']} images "
                  "out of fold (blue: Holm p < 0.05)", fontsize=9)
     fig.tight_layout()

@@ -4,7 +4,8 @@ An experiment grows over several machines, so two configs are the same run when 
 `normalise_config`: data.root and data.split_file reduced to their file or folder names, and
 run.threads left out (it changes speed, not results). A run is finished when its last.pt holds the
 final epoch and its config, read back through the current code (new options take their
-defaults), equals the grid's config for that cell.
+defaults), equals the grid's config for that cell, and fit wrote its last file
+(training_curves.png, after best.pt got its threshold).
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def inspect_run(folder: Path, expected: Config) -> RunState:
         shown = ", ".join(changed[:4]) + (", ..." if len(changed) > 4 else "")
         return RunState("conflict", epoch, stored, f"{folder} was trained with another config ({shown}); "
                         "move it away, or change the grid back")
-    done = epoch >= expected.optim.epochs
+    # training_curves.png is fit's last write, after best.pt got its validation threshold: a run
+    # stopped between its final epoch and that point is resumed (no epoch left, the rest done).
+    done = epoch >= expected.optim.epochs and (folder / "training_curves.png").is_file()
     return RunState("finished" if done else "interrupted", epoch, stored)
 
 
