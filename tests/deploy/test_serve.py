@@ -438,3 +438,31 @@ def test_own_work_folder_is_removed_at_shutdown(checkpoint, inputs):
         assert _post(client, inputs["odd.png"]).status_code == 200
         assert root.is_dir() and not any(root.iterdir())
     assert not root.exists()
+
+
+def test_memory_stays_flat_over_a_long_cine_with_previews(checkpoint, tmp_path):
+    """segment_upload keeps no frame: 90 more 128x128 frames (64 kB each as float32, 5.6 MB in
+    all if kept) must not raise its peak by more than a frame or two."""
+    import tracemalloc
+
+    from dskd.deploy.predict import load_net
+    from dskd.deploy.serve.limits import Deadline
+    from dskd.deploy.serve.upload import Upload
+
+    net, threshold, gray = load_net(checkpoint)
+    peaks = {}
+    for n in (10, 100):
+        path = write_dicom(tmp_path / f"cine{n}.dcm", _cine(n, 128), bits_stored=12)
+        upload = Upload(path, path.name, path.stem, path.stat().st_size)
+        info = serve_segment.probe_upload(upload, max_frames=500, max_side=4096)
+        folder = tmp_path / f"request{n}"
+        folder.mkdir()
+        tracemalloc.start()
+        result = serve_segment.segment_upload(net, upload, info, folder, threshold=threshold, gray=gray,
+                                              window=512, probabilities=True, previews=True,
+                                              deadline=Deadline(600))
+        peaks[n] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(result.previews) == len(result.figures) == n
+        assert tifffile.imread(result.files["mask"]).shape == (n, 128, 128)
+    assert peaks[100] - peaks[10] < 256 * 1024, peaks
