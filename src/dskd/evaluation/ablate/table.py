@@ -169,6 +169,12 @@ def format_markdown(table: dict) -> str:
             lines.append(f"| {v} | {m} | {_f(d['mean_difference'], m, True)} | "
                          f"[{_f(d['ci_low'], m, True)}, {_f(d['ci_high'], m, True)}] | "
                          f"{_p(d['p_value'])} | {_p(d['p_holm'])} | {d['b_better']} / {d['a_better']} |")
+    if "dice" in metrics and table["differences"]:
+        widths = ", ".join(f"{v} {(d['dice']['ci_high'] - d['dice']['ci_low']) / 2:.4f}"
+                           for v, d in table["differences"].items()
+                           if not math.isnan(d["dice"]["ci_high"] - d["dice"]["ci_low"]))
+        lines += ["", f"Power: half-width of the 95% CI of the paired Dice difference: {widths} "
+                  "(target: at most 0.005)."]
     s = table["settings"]
     lines += ["", f"Unit: {s['unit']}. {s['interval']} ({s['n_resamples']} resamples, seed {s['seed']}); "
               f"{s['test']}; {s['p_holm']}. 'better / worse': images where the variant beats / "
