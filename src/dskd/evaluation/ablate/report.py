@@ -89,7 +89,8 @@ def _html_body(result: dict) -> str:
             f"{link('table.md', 'table.md')}, {link('table.json', 'table.json')}.</p>",
             "<h2>Per variant: mean [95% CI]</h2>",
             table(["variant", "runs", "folds", *metrics], summary_rows),
-            f"<h2>Paired differences to {escape(reference)}</h2>", figure("forest.png", "forest plot")]
+            f"<h2>Paired differences to {escape(reference)}</h2>",
+            '<div class="figures">' + figure("forest.png", "forest plot") + "</div>"]
     for m in metrics:
         rows = [[escape(v), _cell(d[m]["mean_difference"], m, True),
                  f"[{_cell(d[m]['ci_low'], m, True)}, {_cell(d[m]['ci_high'], m, True)}]",
