@@ -96,3 +96,12 @@ def test_submitit_job_array_on_the_local_executor(grid_file, tmp_path):
                                                                    "dice.fold1-seed0.json"]
     assert any((out / "submitit").iterdir())
     assert [p.action for p in plan_grid(grid, out, out / "results", threads=1)] == ["skip", "skip"]
+
+
+def test_slurm_without_sbatch_is_a_one_line_error(tmp_path, monkeypatch):
+    from dskd.errors import DskdError
+    from dskd.evaluation.ablate.runner import launch_submitit
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    with pytest.raises(DskdError, match="--launcher slurm needs Slurm's sbatch on PATH"):
+        launch_submitit([], tmp_path / "submitit", parallelism=1, threads=1)
