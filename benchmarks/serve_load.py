@@ -14,6 +14,11 @@ and averaged, with the same --threads.
 The model is a depth-4 width-8 U-Net with random weights (seeded): speed does not depend on the
 weights, and this keeps the benchmark free of a training run.
 
+Both processes run with OMP_WAIT_POLICY=PASSIVE (--omp-wait-policy): on cores that other work
+keeps busy, OpenMP's spinning helper threads slow a network run in a process's main thread (where
+`dskd predict` runs it) up to 10-fold, while the server, which runs it in worker threads, barely
+notices; the same setting for both keeps the comparison about the server, not about that.
+
     python benchmarks/serve_load.py                  # 200 requests at concurrency 1, 4 and 16
     python benchmarks/serve_load.py --requests 20 --concurrency 1 2 --size 64 --depth 2 --width 4
 
@@ -90,10 +95,16 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def start_server(checkpoint: Path, port: int, threads: int, queue: int) -> subprocess.Popen:
+def child_env(omp_wait_policy: str) -> dict[str, str]:
+    """The environment of the server and predict processes: the same for both."""
+    return {**os.environ, "OMP_WAIT_POLICY": omp_wait_policy} if omp_wait_policy else dict(os.environ)
+
+
+def start_server(checkpoint: Path, port: int, threads: int, queue: int,
+                 env: dict[str, str]) -> subprocess.Popen:
     command = [sys.executable, "-m", "dskd", "serve", "--checkpoint", str(checkpoint), "--host", HOST,
                "--port", str(port), "--threads", str(threads), "--queue", str(queue)]
-    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -173,12 +184,12 @@ def run_level(port: int, body: bytes, *, requests: int, concurrency: int, max_se
             "stopped_by_time": state["stopped"]}
 
 
-def predict_rate(checkpoint: Path, images: Path, out: Path, threads: int) -> float:
+def predict_rate(checkpoint: Path, images: Path, out: Path, threads: int, env: dict[str, str]) -> float:
     """Frames/s that `dskd predict` reports on the folder (model loading not included)."""
     shutil.rmtree(out, ignore_errors=True)
     command = [sys.executable, "-m", "dskd", "predict", "--checkpoint", str(checkpoint), str(images),
                "--out", str(out), "--no-overlays", "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     match = re.search(r"([\d.]+) frames/s", done.stdout)
     if match is None:
         raise RuntimeError(f"no frames/s in dskd predict's output: {done.stdout[-500:]}")
@@ -195,7 +206,8 @@ def write_results(result: dict, out: Path) -> None:
         f"Model: depth {result['depth']}, width {result['width']} U-Net, **random weights** (speed "
         f"only); {result['size']}x{result['size']} PNG uploads, answers are mask PNGs; the server "
         f"runs 1 inference at a time with a queue of {result['queue']}; torch threads "
-        f"{result['threads'] or 'default'}.  ",
+        f"{result['threads'] or 'default'}; OMP_WAIT_POLICY={result['omp_wait_policy'] or 'unset'} "
+        "for both server and predict.  ",
         f"Machine: {result['machine']}; load average {result['load_before']} before, "
         f"{result['load_after']} after.", "",
         "| concurrency | requests | throughput (masks/s) | vs predict | p50 (s) | p95 (s) | p99 (s) "
@@ -229,11 +241,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--predict-runs", type=int, default=2, help="1: before only; 2: before and after")
     parser.add_argument("--max-seconds", type=float, default=300.0, help="time bound of each level")
     parser.add_argument("--retry-cap", type=float, default=60.0, help="longest wait after a 429")
+    parser.add_argument("--omp-wait-policy", default="PASSIVE",
+                        help="OMP_WAIT_POLICY of server and predict (default PASSIVE; '' leaves it unset)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args(argv)
 
     result = {"command": " ".join(sys.argv[1:] if argv is None else argv), "size": args.size,
               "depth": args.depth, "width": args.width, "threads": args.threads, "queue": args.queue,
+              "omp_wait_policy": args.omp_wait_policy or None,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
               "load_before": round(os.getloadavg()[0], 2), "levels": [], "predict_fps": []}
     with tempfile.TemporaryDirectory(prefix="dskd-serve-load-") as tmp:
@@ -245,10 +260,11 @@ def main(argv: list[str] | None = None) -> dict:
         for k in range(args.predict_images):
             (images / f"{k:04d}.png").write_bytes(data)
         body = multipart_body("angiogram.png", data)
-        result["predict_fps"].append(predict_rate(checkpoint, images, tmp / "pred", args.threads))
+        env = child_env(args.omp_wait_policy)
+        result["predict_fps"].append(predict_rate(checkpoint, images, tmp / "pred", args.threads, env))
         for concurrency in args.concurrency:
             port = free_port()
-            server = start_server(checkpoint, port, args.threads, args.queue)
+            server = start_server(checkpoint, port, args.threads, args.queue, env)
             try:
                 for _ in range(3):  # warm-up: first calls allocate and pick kernels
                     post(port, body, timeout=60)
@@ -262,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"concurrency {concurrency}: {row['throughput']:.2f} masks/s, "
                   f"{row['n_429']} x 429, {row['errors']} errors", flush=True)
         if args.predict_runs > 1:
-            result["predict_fps"].append(predict_rate(checkpoint, images, tmp / "pred", args.threads))
+            result["predict_fps"].append(predict_rate(checkpoint, images, tmp / "pred", args.threads, env))
     result["predict_fps_mean"] = float(np.mean(result["predict_fps"]))
     result["predict_images"] = args.predict_images
     result["load_after"] = round(os.getloadavg()[0], 2)

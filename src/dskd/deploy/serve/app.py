@@ -10,8 +10,10 @@ outputs, previews) is removed once its answer has been sent, whatever happened.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -19,6 +21,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -26,7 +29,6 @@ from typing import Annotated, Literal
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dskd import __version__
@@ -111,6 +113,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
                       limits=limits)
     page = resources.files("dskd.deploy.serve").joinpath("static/index.html").read_text("utf-8")
     gate = InferenceGate(settings.max_concurrent, settings.queue)
+    # Inferences run on threads of their own, as many as may run at once: the same few threads
+    # keep their allocator arenas and kernel caches warm, whatever the number of clients.
+    inference_threads = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="dskd-inference")
     own_root = settings.work_dir is None
     work_root = Path(tempfile.mkdtemp(prefix="dskd-serve-")) if own_root else Path(settings.work_dir)
     work_root.mkdir(parents=True, exist_ok=True)
@@ -118,6 +123,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         yield
+        inference_threads.shutdown(wait=True)
         if own_root:
             shutil.rmtree(work_root, ignore_errors=True)
 
@@ -185,11 +191,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
                                           deadline=deadline)
             info = probe_upload(upload, max_frames=settings.max_frames, max_side=settings.max_side)
             async with gate.slot(deadline):
-                result = await run_in_threadpool(
+                work = functools.partial(
                     segment_upload, net, upload, info, folder,
                     threshold=threshold if threshold_override is None else threshold_override,
                     gray=gray, window=window, probabilities=output in ("probabilities", "bundle"),
                     previews=output == "bundle", deadline=deadline)
+                result = await asyncio.get_running_loop().run_in_executor(inference_threads, work)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
