@@ -51,10 +51,11 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _unpickling_reason(error: pickle.UnpicklingError) -> str:
-    """What torch's weights-only unpickler refused, without its advice to load the file unsafely."""
+def _refused_object(error: pickle.UnpicklingError) -> str | None:
+    """The Python object that torch's weights-only unpickler refused (None: the file is merely not
+    a pickle), without torch's advice to load the file unsafely."""
     found = re.search(r"GLOBAL ([\w.]+)", str(error))
-    return f"the Python object {found.group(1)}" if found else "Python objects"
+    return found.group(1) if found else None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -65,9 +66,12 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{path}: refused: it holds {_unpickling_reason(error)}, which could run code when "
-            "loaded; dskd reads only tensors and plain values, as `dskd train` writes them") from None
+        refused = _refused_object(error)
+        if refused is not None:
+            raise CheckpointError(
+                f"{path}: refused: it holds the Python object {refused}, which could run code when "
+                "loaded; dskd reads only tensors and plain values, as `dskd train` writes them") from None
+        raise CheckpointError(f"{path}: not a readable dskd checkpoint (not a PyTorch file)") from None
     except Exception as error:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"{path}: not a readable dskd checkpoint ({_first_line(error)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
