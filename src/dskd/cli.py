@@ -35,8 +35,9 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     if args.n < 1 or args.size < 32:
         raise DskdError(f"--n must be >= 1 and --size >= 32 (got n={args.n}, size={args.size})")
-    out = write_synthetic_dataset(args.out, n=args.n, size=args.size, seed=args.seed)
-    print(f"wrote {args.n} synthetic angiograms to {out}/images and {out}/masks")
+    out = write_synthetic_dataset(args.out, n=args.n, size=args.size, seed=args.seed,
+                                  start=args.start, realism=args.realism)
+    print(f"wrote {args.n} synthetic angiograms ({args.realism}) to {out}/images and {out}/masks")
     return 0
 
 
@@ -59,6 +60,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if world.is_main:
         print(f"best checkpoint: {best}")
     return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    """`dskd train` on streamed synthetic angiograms: data.source=synthetic before any --set."""
+    args.set = ["data.source=synthetic", *args.set]
+    return _cmd_train(args)
 
 
 def _protocol(args: argparse.Namespace):
@@ -143,13 +150,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                    image_suffix=args.image_suffix,
                                    probability_threshold=args.pred_threshold, protocol=protocol,
                                    overlays=args.overlays, report=report)
-    threshold = summary["threshold"]
-    print(f"{summary['n_images']} images, threshold "
-          f"{'external' if threshold is None else f'{threshold:.2f}'} ({summary['threshold_policy']})")
+    threshold = summary.threshold
+    print(f"{summary.n_images} images, threshold "
+          f"{'external' if threshold is None else f'{threshold:.2f}'} ({summary.threshold_policy})")
     print(f"{'metric':<18} {'mean':>8} {'std':>8} {'pooled':>8}")
-    for name, stats in summary["per_image"].items():
-        pooled = summary["pooled"].get(name)
-        values = (stats["mean"], stats["std"], pooled)
+    for name, stats in summary.per_image.items():
+        values = (stats.mean, stats.std, summary.pooled.get(name))
         cells = [f"{v:>8.4f}" if v is not None else f"{'-':>8}" for v in values]
         print(f"{name:<18} {' '.join(cells)}")
     if any(g in protocol.groups for g in ("distance", "width")):
@@ -464,7 +470,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=40)
     p.add_argument("--size", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--start", type=int, default=0,
+                   help="index of the first case (disjoint ranges of one seed never share an image)")
+    p.add_argument("--realism", choices=["basic", "standard", "full"], default="standard",
+                   help="basic: clean trees on a smooth background; standard: CIMAT-like "
+                        "(docs/synthetic.md); full: more clutter, noise and spread")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("pretrain", help="train on synthetic angiograms generated on the fly "
+                                        "(then: dskd train --set model.init=RUN/best.pt)")
+    p.add_argument("--config", required=True,
+                   help="YAML file (model, optim, data crops; the synthetic section: docs/synthetic.md)")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. --set synthetic.realism=full (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.pt")
+    p.set_defaults(func=_cmd_pretrain)
 
     p = sub.add_parser("train", help="train a model from a YAML config")
     p.add_argument("--config", required=True, help="YAML file (see configs/)")

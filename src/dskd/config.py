@@ -10,7 +10,6 @@ next to every run and inside every checkpoint.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import typing
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import yaml
 
 from dskd.data.readers import parse_layout
 from dskd.data.transforms import AugmentConfig
-from dskd.errors import ConfigError, DataError
+from dskd.errors import ConfigError, DataError, valid_options
 
 __all__ = [
     "DataConfig",
@@ -31,6 +30,7 @@ __all__ = [
     "TeacherConfig",
     "OptimConfig",
     "RunConfig",
+    "SyntheticConfig",
     "Config",
     "load_config",
     "config_from_dict",
@@ -64,6 +64,9 @@ class DataConfig:
     # false: images stay on disk and data-loader workers read each one when a crop needs it, so
     # memory does not grow with the dataset (docs/training.md); true keeps them all in memory.
     cache: bool = True
+    # files: the images of data.root; synthetic: angiograms generated on the fly (the `synthetic`
+    # section, `dskd pretrain`, docs/synthetic.md), every crop from a new image.
+    source: Literal["files", "synthetic"] = "files"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,9 @@ class ModelConfig:
     depth: int = 4  # number of poolings = number of decoder stages = number of side outputs
     width: int = 16  # channels of the first encoder stage; doubled at each level
     in_channels: int = 1
+    # A checkpoint whose weights start the student (e.g. a `dskd pretrain` run's best.pt), read
+    # weights-only and refused unless its architecture is this one; empty: random initialisation.
+    init: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,16 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class SyntheticConfig:
+    """The generated angiograms of data.source=synthetic (dskd.data.synthetic). Validation uses
+    `val_images` images of seed run.seed + 1, which the training stream (seed run.seed) never draws."""
+
+    realism: Literal["basic", "standard", "full"] = "standard"
+    size: int = 300  # image side, px; the crops (data.crop_size) are cut from it
+    val_images: int = 32
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -145,15 +161,7 @@ class Config:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
-
-
-def _suggest(name: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(name, valid, n=1)
-    initials = "".join(word[:1] for word in name.split("_"))  # learning_rate -> lr
-    if not close and initials in valid:
-        close = [initials]
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"valid: {', '.join(valid)}{hint}"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
 def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
@@ -162,7 +170,7 @@ def _coerce(section: str, key: str, value: Any, annotation: Any) -> Any:
     if typing.get_origin(annotation) is Literal:
         options = list(typing.get_args(annotation))
         if value not in options:
-            raise ConfigError(f"{where}={value!r} is not an option; {_suggest(str(value), options)}")
+            raise ConfigError(f"{where}={value!r} is not an option; {valid_options(str(value), options)}")
         return value
     if annotation is bool:
         if not isinstance(value, bool):
@@ -203,7 +211,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     sections = _section_types()
     for name in raw:
         if name not in sections:
-            raise ConfigError(f"unknown config section '{name}'; {_suggest(name, list(sections))}")
+            raise ConfigError(f"unknown config section '{name}'; {valid_options(name, list(sections))}")
     built = {}
     for name, cls in sections.items():
         values = raw.get(name) or {}
@@ -213,7 +221,7 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
         keys = [f.name for f in dataclasses.fields(cls)]
         for key in values:
             if key not in keys:
-                raise ConfigError(f"unknown config key '{name}.{key}'; {_suggest(key, keys)}")
+                raise ConfigError(f"unknown config key '{name}.{key}'; {valid_options(key, keys)}")
         kwargs = {k: _coerce(name, k, v, hints[k]) for k, v in values.items()}
         built[name] = cls(**kwargs)
     config = Config(**built)
@@ -251,6 +259,13 @@ def _validate(config: Config) -> None:
          "teacher.runs_on=whole_images needs teacher.kind=snapshot (an EMA teacher changes at "
          "every step, so maps made once per epoch would be stale)"),
         (0.0 < config.run.threshold_value < 1.0, "run.threshold_value must be in (0, 1)"),
+        (d.source == "files" or config.synthetic.size >= d.crop_size,
+         f"synthetic.size={config.synthetic.size} is smaller than data.crop_size={d.crop_size}"),
+        (d.source == "files" or config.synthetic.val_images >= 1,
+         "synthetic.val_images must be >= 1"),
+        (d.source == "files" or config.teacher.runs_on == "batch",
+         "teacher.runs_on=whole_images needs training images that stay; data.source=synthetic "
+         "makes a new image for every crop: use teacher.runs_on=batch"),
     ]
     for ok, message in checks:
         if not ok:
@@ -273,7 +288,7 @@ def _validate_terms(loss: LossConfig) -> None:
                           "loss.objective=custom to use the terms")
     for name, weight in loss.terms.items():
         if name not in TERMS:
-            raise ConfigError(f"loss.terms: unknown term '{name}'; {_suggest(name, list(TERMS))}")
+            raise ConfigError(f"loss.terms: unknown term '{name}'; {valid_options(name, list(TERMS))}")
         if weight < 0:
             raise ConfigError(f"loss.terms.{name}={weight} must be >= 0")
     if loss.terms and not any(w > 0 for w in loss.terms.values()):
@@ -307,12 +322,11 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
-    data = raw.get("data")
-    if isinstance(data, dict):
-        for key in ("root", "split_file"):
-            value = data.get(key)
-            if isinstance(value, str) and value and not Path(value).is_absolute():
-                data[key] = str((path.parent / value).resolve())
+    for section, key in (("data", "root"), ("data", "split_file"), ("model", "init")):
+        values = raw.get(section)
+        value = values.get(key) if isinstance(values, dict) else None
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            values[key] = str((path.parent / value).resolve())
     base_name = raw.pop("base", None)
     if base_name is None:
         return raw
@@ -331,7 +345,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Defaults <- YAML file (<- the file it names as `base:`) <- `section.key=value` overrides,
     validated once.
 
-    A relative `data.root` or `data.split_file` in a YAML file resolves against that file's folder,
+    A relative `data.root`, `data.split_file` or `model.init` in a YAML file resolves against its folder,
     so a config can sit beside its data and be run from anywhere. `base: other.yaml` (relative to
     the file) makes a file a small set of changes to another: configs/cimat-fast.yaml is
     configs/cimat.yaml with a narrower network.

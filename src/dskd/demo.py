@@ -34,14 +34,14 @@ def run_demo(out: str | Path, *, overrides: list[str] | None = None, seed: int =
         config = load_config(config_path, [f"data.root={train_dir}", *(overrides or [])])
     best = fit(config, out / "run")
     summary = evaluate_checkpoint(best, test_dir, out / "evaluation", overlays=True, report=True)
-    names = list(summary["per_image"])  # overlap first, then AUC/AP, topology, distances
+    stats = summary.per_image  # overlap first, then AUC/AP, topology, distances
     report = {
-        **{k: summary["per_image"][k]["mean"] for k in names},
+        **{k: s.mean for k, s in stats.items()},
         "averaging": "per-image mean over the synthetic test images",
-        "threshold": summary["threshold"],
-        "n_test_images": summary["n_images"],
-        "per_image_std": {k: summary["per_image"][k]["std"] for k in names},
-        "pooled": summary["pooled"],
+        "threshold": summary.threshold,
+        "n_test_images": summary.n_images,
+        "per_image_std": {k: s.std for k, s in stats.items()},
+        "pooled": summary.pooled,
         "objective": config.loss.objective,
         "seconds": round(time.perf_counter() - started, 1),
     }

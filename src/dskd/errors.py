@@ -1,6 +1,20 @@
 """Exceptions for problems the user can fix; the CLI prints them as one line and exits 2."""
 
-__all__ = ["DskdError", "ConfigError", "DataError", "CheckpointError"]
+import difflib
+
+__all__ = ["DskdError", "ConfigError", "DataError", "CheckpointError", "valid_options"]
+
+
+def valid_options(name: str, valid: list[str]) -> str:
+    """"valid: a, b, c; did you mean 'b'?", the tail of an error about an unknown `name`.
+
+    Besides close spellings it recognises initials (learning_rate -> lr)."""
+    close = difflib.get_close_matches(name, valid, n=1)
+    initials = "".join(word[:1] for word in name.split("_"))
+    if not close and initials in valid:
+        close = [initials]
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"valid: {', '.join(valid)}{hint}"
 
 
 class DskdError(Exception):

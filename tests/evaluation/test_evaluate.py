@@ -68,11 +68,11 @@ def test_empty_prediction_is_counted_and_scored_by_policy():
         rows, counts = score_masks(cases, preds, protocol=Protocol(empty_policy=policy))
         summary = summarize(rows, counts, threshold=0.5, threshold_policy="fixed",
                             protocol=Protocol(empty_policy=policy))
-        assert summary["empty_masks"] == {"prediction": 1, "label": 0, "both": 0}
+        assert summary.empty_masks == {"prediction": 1, "label": 0, "both": 0}
         if expected is None:
-            assert summary["per_image"]["hd95"]["n"] == 1 and summary["per_image"]["hd95"]["mean"] == 0
+            assert summary.per_image["hd95"].n == 1 and summary.per_image["hd95"].mean == 0
         else:
-            assert summary["per_image"]["hd95"]["mean"] == pytest.approx(expected / 2)
+            assert summary.per_image["hd95"].mean == pytest.approx(expected / 2)
 
 
 def test_summary_is_backwards_compatible_and_states_pooling():
@@ -85,20 +85,21 @@ def test_summary_is_backwards_compatible_and_states_pooling():
     pooled_extra, curve = pooled_probabilistic(cases, probs)
     summary = summarize(rows, counts, threshold=0.5, threshold_policy="fixed", protocol=Protocol(),
                         pooled_extra=pooled_extra)
+    layout = summary.to_dict()  # what summary.json holds
     for key in ("n_images", "threshold", "threshold_policy", "per_image", "pooled"):
-        assert key in summary
+        assert key in layout
     for name in OVERLAP_METRICS:
-        assert {"mean", "std"} <= set(summary["per_image"][name]) and name in summary["pooled"]
+        assert {"mean", "std"} <= set(layout["per_image"][name]) and name in summary.pooled
     for name in ("hd95", "assd", "betti_0_error", "betti_1_error", "component_ratio"):
-        assert name in summary["per_image"] and name not in summary["pooled"]
-        assert name in summary["per_image_only"] and METRICS[name].pooled is None
+        assert name in summary.per_image and name not in summary.pooled
+        assert name in summary.per_image_only and METRICS[name].pooled is None
     # pooled clDice from summed skeleton counts: (32 + 16) of (32 + 16) predicted centreline inside,
     # (32 + 16) of (32 + 32) label centreline found.
     t_sens = 48 / 64
-    assert summary["pooled"]["cldice"] == pytest.approx(2 * t_sens / (1 + t_sens))
-    assert summary["pooled"]["dice"] == pytest.approx(2 * 48 / (48 + 64))
-    assert summary["protocol"]["connectivity"] == 8 and curve["recall"][-1] == 1.0
-    json.dumps(summary, allow_nan=False)  # NaN never reaches the file
+    assert summary.pooled["cldice"] == pytest.approx(2 * t_sens / (1 + t_sens))
+    assert summary.pooled["dice"] == pytest.approx(2 * 48 / (48 + 64))
+    assert summary.protocol["connectivity"] == 8 and curve["recall"][-1] == 1.0
+    json.dumps(layout, allow_nan=False)  # NaN never reaches the file
 
 
 def test_size_mismatch_and_missing_label_are_user_errors():
@@ -141,7 +142,7 @@ def test_checkpoint_evaluation_with_a_field_of_view(tmp_path):
     Image.fromarray(fov).save(tmp_path / "fov" / "case_0001_mask.png")
     summary = evaluate_checkpoint(tmp_path / "m.pt", data, tmp_path / "e", fov_dir=tmp_path / "fov",
                                   fov_suffix="_mask", threshold=0.3, protocol=OVERLAP_ONLY)
-    assert summary["fov"] == str(tmp_path / "fov") and summary["threshold"] == 0.3
+    assert summary.sources["fov"] == str(tmp_path / "fov") and summary.threshold == 0.3
     rows = (tmp_path / "e" / "per_image.csv").read_text().splitlines()
     header = rows[0].split(",")
     for line in rows[1:]:

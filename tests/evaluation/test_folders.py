@@ -71,11 +71,11 @@ def test_scores_and_outputs(folders, tmp_path):
     data, pred = folders
     out = tmp_path / "eval"
     summary = evaluate_folders(pred, data, out, label_suffix="_gt", images_dir=data, report=True)
-    assert summary["threshold"] is None and summary["threshold_policy"] == "external"
-    assert summary["per_image"]["betti_0_error"]["mean"] == pytest.approx(1 / 3)
-    assert summary["per_image"]["dice"]["median"] == 1.0
-    assert summary["pooled"]["dice"] == pytest.approx(2 * 116 / (116 + 120))
-    assert "auc_roc" not in summary["per_image"]
+    assert summary.threshold is None and summary.threshold_policy == "external"
+    assert summary.per_image["betti_0_error"].mean == pytest.approx(1 / 3)
+    assert summary.per_image["dice"].median == 1.0
+    assert summary.pooled["dice"] == pytest.approx(2 * 116 / (116 + 120))
+    assert "auc_roc" not in summary.per_image
     assert (out / "report.html").is_file() and len(list((out / "overlays").glob("*.png"))) == 3
     rows = (out / "per_image.csv").read_text().splitlines()
     assert rows[0].startswith("name,dice,") and len(rows) == 4
@@ -89,10 +89,10 @@ def test_probability_maps_with_a_threshold(folders, tmp_path):
     with pytest.raises(DataError, match="mask is not binary"):
         evaluate_folders(pred, data, tmp_path / "e", label_suffix="_gt")
     summary = evaluate_folders(pred, data, tmp_path / "e", label_suffix="_gt", probability_threshold=0.5)
-    assert summary["threshold_policy"] == "fixed" and summary["threshold"] == 0.5
-    assert summary["per_image"]["dice"]["mean"] == pytest.approx((1 + 1 + 72 / 76) / 3)
+    assert summary.threshold_policy == "fixed" and summary.threshold == 0.5
+    assert summary.per_image["dice"].mean == pytest.approx((1 + 1 + 72 / 76) / 3)
     # 116 of 120 vessel pixels score above every background pixel, 4 (the gap) tie with all of them.
-    assert summary["pooled"]["auc_roc"] == pytest.approx(116 / 120 + 0.5 * 4 / 120)
+    assert summary.pooled["auc_roc"] == pytest.approx(116 / 120 + 0.5 * 4 / 120)
     assert (tmp_path / "e" / "pr_curve.csv").is_file()
 
 
@@ -108,6 +108,6 @@ def test_same_masks_score_the_same_through_both_ways_in(tmp_path):
         probs = predict_probabilities(model, load_case(case).image, torch.device("cpu"))
         _save(tmp_path / "pred" / f"{case.name}.png", probs >= threshold)
     b = evaluate_folders(tmp_path / "pred", data / "masks", tmp_path / "b")
-    assert set(b["per_image"]) == set(a["per_image"]) - {"auc_roc", "average_precision"}
-    for name, stats in b["per_image"].items():
-        assert stats == a["per_image"][name], name
+    assert set(b.per_image) == set(a.per_image) - {"auc_roc", "average_precision"}
+    for name, stats in b.per_image.items():
+        assert stats == a.per_image[name], name

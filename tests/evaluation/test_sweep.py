@@ -53,8 +53,8 @@ def test_sweep_on_the_checkpoints_validation_split_and_store(tiny_config, tmp_pa
     assert stored["config"]["run"]["threshold"] == "validation"
     summary = evaluate_checkpoint(tmp_path / "tuned.pt", tiny_config.data.root, tmp_path / "eval",
                                   protocol=OVERLAP_ONLY)
-    assert summary["threshold"] == result["chosen_threshold"]
-    assert summary["threshold_policy"] == "validation"
+    assert summary.threshold == result["chosen_threshold"]
+    assert summary.threshold_policy == "validation"
     assert json.loads((tmp_path / "sweep" / "threshold_sweep.json").read_text())["stored_in"]
 
 

@@ -18,13 +18,14 @@ import numpy as np
 
 from dskd.errors import DataError
 from dskd.evaluation.report.html import decimals
-from dskd.evaluation.stats import holm_adjust, paired_comparison
+from dskd.evaluation.stats import format_p, holm_adjust, paired_comparison
 from dskd.metrics.suite import METRICS
+from dskd.metrics.summary import EvaluationSummary
 
 __all__ = ["EvaluatedRun", "load_run", "compare_runs", "format_markdown", "write_comparison"]
 
 # Protocol fields that change the figures: runs that differ in one cannot be compared.
-_PROTOCOL_KEYS = ("connectivity", "empty_policy", "zero_division")
+_PROTOCOL_KEYS = ("connectivity", "empty_policy", "zero_division", "spacing_mm")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class EvaluatedRun:
     label: str
     folder: Path
     values: dict[str, dict[str, float]]  # image name -> metric -> value (NaN when undefined)
-    summary: dict
+    summary: EvaluationSummary
 
 
 def _number(text: str) -> float:
@@ -55,11 +56,7 @@ def load_run(folder: str | Path, label: str | None = None) -> EvaluatedRun:
         values = {row["name"]: {m: _number(row[m]) for m in metrics} for row in reader}
     if not values:
         raise DataError(f"{csv_path}: no images")
-    try:
-        summary = json.loads(summary_path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{summary_path}: not valid JSON ({error})") from None
-    return EvaluatedRun(label or folder.name, folder, values, summary)
+    return EvaluatedRun(label or folder.name, folder, values, EvaluationSummary.read(summary_path))
 
 
 def _unique_labels(folders: list[Path]) -> list[str]:
@@ -80,12 +77,12 @@ def _check_comparable(runs: list[EvaluatedRun]) -> None:
                 f"{base.label}, {len(extra)} only in {run.label}, e.g. {', '.join(sample)}); "
                 "evaluate both on the same images")
         for key in _PROTOCOL_KEYS:
-            a = base.summary.get("protocol", {}).get(key)
-            b = run.summary.get("protocol", {}).get(key)
+            a = (base.summary.protocol or {}).get(key)
+            b = (run.summary.protocol or {}).get(key)
             if a != b:
                 raise DataError(f"{run.folder} was scored with {key}={b}, {base.folder} with {key}={a}; "
                                 "re-evaluate one of them with the other's setting")
-        if bool(base.summary.get("fov")) != bool(run.summary.get("fov")):
+        if bool(base.summary.sources.get("fov")) != bool(run.summary.sources.get("fov")):
             raise DataError(f"{run.folder} and {base.folder}: one was scored inside a field-of-view "
                             "mask and the other was not; pass the same --fov to both evaluations")
 
@@ -121,10 +118,10 @@ def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
             results[m]["p_holm"] = p_holm
         comparisons.append({"a": runs[0].label, "b": run.label, "metrics": results})
     result = {
-        "runs": [{"label": r.label, "folder": str(r.folder), "threshold": r.summary.get("threshold"),
-                  "threshold_policy": r.summary.get("threshold_policy")} for r in runs],
+        "runs": [{"label": r.label, "folder": str(r.folder), "threshold": r.summary.threshold,
+                  "threshold_policy": r.summary.threshold_policy} for r in runs],
         "n_images": len(names),
-        "protocol": runs[0].summary.get("protocol"),
+        "protocol": runs[0].summary.protocol,
         "settings": {"difference": "b - a, per image", "interval": "percentile bootstrap of the mean",
                      "confidence": confidence, "n_resamples": n_resamples, "seed": seed,
                      "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
@@ -137,12 +134,6 @@ def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
 
 def _cell(value: float | None, digits: int = 4) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
-
-
-def _p_cell(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
 
 
 def format_markdown(result: dict) -> str:
@@ -161,7 +152,7 @@ def format_markdown(result: dict) -> str:
             out.append(f"| {m} | {better} | {_cell(r['mean_a'], digits)} | {_cell(r['mean_b'], digits)} | "
                        f"{_cell(r['mean_difference'], digits)} | [{_cell(r['ci_low'], digits)}, "
                        f"{_cell(r['ci_high'], digits)}] | {_cell(r['median_difference'], digits)} | "
-                       f"{_p_cell(r['p_value'])} | {_p_cell(r['p_holm'])} | {r['n']} | "
+                       f"{format_p(r['p_value'])} | {format_p(r['p_holm'])} | {r['n']} | "
                        f"{r['b_better']} / {r['a_better']} |")
         out.append("")
     settings = result["settings"]

@@ -7,8 +7,6 @@ distances); docs/evaluation.md states them. The same scoring serves masks made b
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -16,37 +14,60 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dskd.data.cases import Case
+from dskd.data.cases import Case, CaseArrays
 from dskd.data.readers import list_images
 from dskd.errors import DataError
 from dskd.inference.cases import predict_cases
 from dskd.metrics.overlap import OVERLAP_METRICS
 from dskd.metrics.scoring import pooled_probabilistic, score_predictions, summarize
 from dskd.metrics.suite import Protocol
+from dskd.metrics.summary import EvaluationSummary
+from dskd.tables import write_csv
 
-__all__ = ["write_report", "evaluate_checkpoint"]
+__all__ = ["write_report", "write_evaluation", "evaluate_checkpoint"]
 
 log = logging.getLogger(__name__)
 
 
-
-def write_report(rows: list[dict], summary: dict, out_dir: str | Path, *,
+def write_report(rows: list[dict], summary: EvaluationSummary, out_dir: str | Path, *,
                  pr_curve: dict[str, np.ndarray] | None = None) -> None:
     """out_dir/per_image.csv and out_dir/summary.json (and pr_curve.csv when given)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fields = list(dict.fromkeys(k for row in rows for k in row)) or ["name", *OVERLAP_METRICS]
-    with open(out_dir / "per_image.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_csv(out_dir / "per_image.csv", rows, fields)
+    summary.write(out_dir / "summary.json")
     if pr_curve is not None and pr_curve["recall"].size:
-        with open(out_dir / "pr_curve.csv", "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["threshold", "precision", "recall"])
-            writer.writerows(zip(*(pr_curve[k].tolist() for k in ("threshold", "precision", "recall")),
-                                 strict=True))
+        columns = ("threshold", "precision", "recall")
+        write_csv(out_dir / "pr_curve.csv",
+                  [dict(zip(columns, values, strict=True))
+                   for values in zip(*(pr_curve[k].tolist() for k in columns), strict=True)],
+                  columns)
+
+
+def write_evaluation(out_dir: str | Path, cases: list[CaseArrays], predictions: list[np.ndarray],
+                     rows: list[dict], counts: torch.Tensor, *,
+                     probabilities: list[np.ndarray] | None, threshold: float | None,
+                     policy: str, protocol: Protocol, sources: dict[str, str | None],
+                     overlays: bool, report: bool) -> EvaluationSummary:
+    """The common end of every evaluation (a model on a dataset, or masks from any tool): pooled
+    AUC/AP when there are probabilities, the summary, per_image.csv, summary.json, pr_curve.csv,
+    and the overlays and HTML report when asked for."""
+    pooled_extra, pr_curve = ({}, None)
+    if probabilities is not None and "probabilistic" in protocol.groups:
+        pooled_extra, pr_curve = pooled_probabilistic(cases, probabilities)
+    summary = summarize(rows, counts, threshold=threshold, threshold_policy=policy,
+                        protocol=protocol, pooled_extra=pooled_extra).with_sources(**sources)
+    write_report(rows, summary, out_dir, pr_curve=pr_curve)
+    if overlays or report:
+        from dskd.evaluation.report.gallery import write_overlays
+
+        write_overlays(cases, predictions, Path(out_dir) / "overlays")
+    if report:
+        from dskd.evaluation.report.run_report import write_run_report
+
+        write_run_report(out_dir, rows, summary, pr_curve=pr_curve)
+    return summary
 
 
 def _attach_fov(cases: list[Case], fov_dir: str | Path, fov_suffix: str) -> list[Case]:
@@ -70,7 +91,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: 
                         split_part: str = "test", device: str = "cpu",
                         overlays: bool = False, threshold: float | None = None,
                         fov_dir: str | Path | None = None, fov_suffix: str = "",
-                        protocol: Protocol | None = None, report: bool = False) -> dict:
+                        protocol: Protocol | None = None, report: bool = False
+                        ) -> EvaluationSummary:
     """Score a checkpoint on a labelled dataset; writes per_image.csv, summary.json, pr_curve.csv
     (and overlays/, and the HTML report with its figures when report=True).
 
@@ -101,24 +123,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: 
     probabilities = predict_cases(model, arrays, torch_device, progress=True)
     rows, counts = score_predictions(arrays, probabilities, threshold=threshold, protocol=protocol,
                                      progress=True)
-    pooled_extra, pr_curve = ({}, None)
-    if "probabilistic" in protocol.groups:
-        pooled_extra, pr_curve = pooled_probabilistic(arrays, probabilities)
-    summary = summarize(rows, counts, threshold=threshold, threshold_policy=policy,
-                        protocol=protocol, pooled_extra=pooled_extra)
-    summary["checkpoint"] = str(checkpoint)
-    summary["data"] = str(data_root)
-    summary["fov"] = str(fov_dir) if fov_dir is not None else None
     training_log = Path(checkpoint).parent / "log.csv"
-    summary["training_log"] = str(training_log) if training_log.is_file() else None
-    write_report(rows, summary, out_dir, pr_curve=pr_curve)
-    predictions = [probs >= threshold for probs in probabilities]
-    if overlays or report:
-        from dskd.evaluation.report.gallery import write_overlays
-
-        write_overlays(arrays, predictions, Path(out_dir) / "overlays")
-    if report:
-        from dskd.evaluation.report.run_report import write_run_report
-
-        write_run_report(out_dir, rows, summary, pr_curve=pr_curve)
-    return summary
+    sources = {"checkpoint": str(checkpoint), "data": str(data_root),
+               "fov": str(fov_dir) if fov_dir is not None else None,
+               "training_log": str(training_log) if training_log.is_file() else None}
+    return write_evaluation(out_dir, arrays, [probs >= threshold for probs in probabilities], rows,
+                            counts, probabilities=probabilities, threshold=threshold,
+                            policy=policy, protocol=protocol, sources=sources,
+                            overlays=overlays, report=report)

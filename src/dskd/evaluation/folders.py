@@ -22,8 +22,10 @@ from dskd.data.cases import CaseArrays
 from dskd.data.io import IMAGE_SUFFIXES, read_image, read_mask
 from dskd.data.readers import list_images
 from dskd.errors import DataError
-from dskd.evaluation.evaluate import pooled_probabilistic, score_masks, summarize, write_report
+from dskd.evaluation.evaluate import write_evaluation
+from dskd.metrics.scoring import score_masks
 from dskd.metrics.suite import Protocol
+from dskd.metrics.summary import EvaluationSummary
 
 __all__ = ["MatchedFiles", "match_folders", "evaluate_folders"]
 
@@ -129,7 +131,7 @@ def evaluate_folders(pred_dir: str | Path, labels_dir: str | Path, out_dir: str 
                      pred_suffix: str = "", label_suffix: str = "", fov_suffix: str = "",
                      image_suffix: str = "", probability_threshold: float | None = None,
                      protocol: Protocol | None = None, overlays: bool = False,
-                     report: bool = False) -> dict:
+                     report: bool = False) -> EvaluationSummary:
     """Score a folder of predictions against a folder of labels; writes what evaluate_checkpoint
     writes.
 
@@ -150,22 +152,11 @@ def evaluate_folders(pred_dir: str | Path, labels_dir: str | Path, out_dir: str 
     probabilities = [probs for _, _, probs in loaded] if probability_threshold is not None else None
     rows, counts = score_masks(cases, predictions, probabilities=probabilities, protocol=protocol,
                                progress=True)
-    pooled_extra, pr_curve = ({}, None)
-    if probabilities is not None and "probabilistic" in protocol.groups:
-        pooled_extra, pr_curve = pooled_probabilistic(cases, probabilities)
-    policy = "fixed" if probability_threshold is not None else "external"
-    summary = summarize(rows, counts, threshold=probability_threshold, threshold_policy=policy,
-                        protocol=protocol, pooled_extra=pooled_extra)
-    summary.update({"predictions": str(pred_dir), "labels": str(labels_dir),
-                    "fov": str(fov_dir) if fov_dir is not None else None, "training_log": None})
-    write_report(rows, summary, out_dir, pr_curve=pr_curve)
-    if overlays or report:
-        from dskd.evaluation.report.gallery import write_overlays
-
-        write_overlays(cases, predictions, Path(out_dir) / "overlays")
-    if report:
-        from dskd.evaluation.report.run_report import write_run_report
-
-        write_run_report(out_dir, rows, summary, pr_curve=pr_curve)
+    sources = {"predictions": str(pred_dir), "labels": str(labels_dir),
+               "fov": str(fov_dir) if fov_dir is not None else None, "training_log": None}
+    summary = write_evaluation(out_dir, cases, predictions, rows, counts,
+                               probabilities=probabilities, threshold=probability_threshold,
+                               policy="fixed" if probability_threshold is not None else "external",
+                               protocol=protocol, sources=sources, overlays=overlays, report=report)
     log.info("scored %d predictions from %s", len(rows), pred_dir)
     return summary

@@ -9,6 +9,7 @@ comparison is given as well, since several metrics are tested at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -104,6 +105,13 @@ def paired_comparison(a: np.ndarray, b: np.ndarray, *, higher_is_better: bool | 
         b_better=int(np.sum(sign * differences > 0)),
         a_better=int(np.sum(sign * differences < 0)),
     )
+
+
+def format_p(value: float | None) -> str:
+    """A p-value for a table: 4 decimals, scientific below 0.001, a dash when undefined."""
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
 
 
 def holm_adjust(p_values: list[float]) -> list[float]:

@@ -8,7 +8,6 @@ checkpoint's own validation split, rebuilt from the config stored in it.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from dskd.errors import DataError
 from dskd.inference.cases import predict_cases
 from dskd.metrics.scoring import best_threshold, threshold_grid, threshold_sweep
+from dskd.tables import write_csv
 
 __all__ = ["sweep_checkpoint"]
 
@@ -79,10 +79,7 @@ def sweep_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, data_root: 
     chosen = best_threshold(rows)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / "threshold_sweep.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(out_dir / "threshold_sweep.csv", rows)
     plot_threshold_sweep(rows, out_dir / "threshold_sweep.png", chosen=chosen)
     result = {"checkpoint": str(checkpoint), "images": source, "n_images": len(arrays),
               "criterion": "best per-image mean Dice (lowest threshold on a tie)",

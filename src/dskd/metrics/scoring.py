@@ -20,6 +20,7 @@ from dskd.errors import DataError
 from dskd.metrics.overlap import overlap_metrics
 from dskd.metrics.probabilistic import average_precision, precision_recall_curve, roc_auc
 from dskd.metrics.suite import METRICS, Protocol, score_image
+from dskd.metrics.summary import EvaluationSummary, MetricStats
 from dskd.metrics.topology import SKELETON_COUNT_KEYS, cldice_from_counts
 
 __all__ = [
@@ -112,17 +113,17 @@ def _finite_or_none(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def _per_image_stats(values: np.ndarray) -> dict:
+def _per_image_stats(values: np.ndarray) -> MetricStats:
     defined = values[~np.isnan(values)]
     if defined.size == 0:
-        return {"mean": None, "std": None, "median": None, "n": 0}
-    return {"mean": float(defined.mean()), "std": float(defined.std()),
-            "median": float(np.median(defined)), "n": int(defined.size)}
+        return MetricStats(None, None, None, 0)
+    return MetricStats(float(defined.mean()), float(defined.std()), float(np.median(defined)),
+                       int(defined.size))
 
 
 def summarize(rows: list[dict], counts: torch.Tensor, *, threshold: float | None,
               threshold_policy: str, protocol: Protocol | None = None,
-              pooled_extra: dict[str, float] | None = None) -> dict:
+              pooled_extra: dict[str, float] | None = None) -> EvaluationSummary:
     """Per-image mean, std (population std, ddof=0), median and count of defined values of each
     metric in the rows, and pooled figures where pooling means something (METRICS[k].pooled).
 
@@ -139,22 +140,18 @@ def summarize(rows: list[dict], counts: torch.Tensor, *, threshold: float | None
         skeleton = np.array([[r[k] for k in SKELETON_COUNT_KEYS] for r in rows]).sum(0)
         pooled["cldice"] = cldice_from_counts(skeleton, zero_division=zero_division)
     pooled.update(pooled_extra or {})
-    summary = {
-        "n_images": len(rows),
-        "threshold": threshold,
-        "threshold_policy": threshold_policy,
-        "per_image": {k: _per_image_stats(np.array([r[k] for r in rows], dtype=np.float64))
-                      for k in metrics},
-        "pooled": {k: _finite_or_none(v) for k, v in pooled.items()},
-        "pooled_definition": {k: METRICS[k].pooled for k in pooled if k in METRICS},
-        "per_image_only": [k for k in metrics if METRICS[k].pooled is None],
-    }
+    empty_masks = None
     if rows and "empty_mask" in rows[0]:
         cases = [r["empty_mask"] for r in rows]
-        summary["empty_masks"] = {k: cases.count(k) for k in ("prediction", "label", "both")}
-    if protocol is not None:
-        summary["protocol"] = protocol.to_dict()
-    return summary
+        empty_masks = {k: cases.count(k) for k in ("prediction", "label", "both")}
+    return EvaluationSummary(
+        n_images=len(rows), threshold=threshold, threshold_policy=threshold_policy,
+        per_image={k: _per_image_stats(np.array([r[k] for r in rows], dtype=np.float64))
+                   for k in metrics},
+        pooled={k: _finite_or_none(v) for k, v in pooled.items()},
+        pooled_definition={k: METRICS[k].pooled for k in pooled if k in METRICS},
+        per_image_only=tuple(k for k in metrics if METRICS[k].pooled is None),
+        empty_masks=empty_masks, protocol=protocol.to_dict() if protocol is not None else None)
 
 
 def threshold_grid(step: float = 0.05) -> np.ndarray:

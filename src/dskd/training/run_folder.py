@@ -6,7 +6,6 @@ best.pt the weights of the best validation Dice. Both are written atomically (ch
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +15,10 @@ import torch
 from dskd.checkpoint import load_checkpoint, save_checkpoint
 from dskd.config import Config, config_to_dict, resume_conflicts, save_config
 from dskd.errors import CheckpointError, ConfigError
+from dskd.tables import write_csv
 from dskd.training.setup import Training
 
-__all__ = ["Progress", "open_run_dir", "restore", "save_epoch", "write_log"]
+__all__ = ["Progress", "open_run_dir", "restore", "save_epoch"]
 
 
 @dataclass
@@ -63,18 +63,10 @@ def restore(state: dict, training: Training) -> Progress:
     return Progress(int(state["epoch"]), float(state["best_val_dice"]), list(state["history"]))
 
 
-def write_log(history: list[dict], path: Path) -> None:
-    fields = list(dict.fromkeys(k for row in history for k in row))
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(history)
-
-
 def save_epoch(run_dir: Path, config: Config, training: Training, progress: Progress, *,
                improved: bool) -> None:
     """log.csv, last.pt (everything to resume), and best.pt when validation Dice improved."""
-    write_log(progress.history, run_dir / "log.csv")
+    write_csv(run_dir / "log.csv", progress.history)
     # Stored in the default (row-major) layout whatever the training layout.
     weights = {k: v.detach().clone(memory_format=torch.contiguous_format)
                for k, v in training.student.state_dict().items()}

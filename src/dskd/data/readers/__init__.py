@@ -17,7 +17,6 @@ Case names are unique within what a reader returns; split files name cases by th
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,7 @@ from dskd.data.readers.drive import read_drive
 from dskd.data.readers.folder import read_folder
 from dskd.data.readers.nnunet import read_nnunet
 from dskd.data.readers.xcad import read_xcad
-from dskd.errors import DataError
+from dskd.errors import DataError, valid_options
 
 __all__ = [
     "READERS",
@@ -87,17 +86,12 @@ _COMMON_OPTIONS: dict[str, Callable[[str], Any]] = {"gray": _gray}  # applied by
 _DEFAULT_GRAY = {"drive": "green"}
 
 
-def _did_you_mean(name: str, valid: list[str]) -> str:
-    close = difflib.get_close_matches(name, valid, n=1)
-    return f"valid: {', '.join(valid)}" + (f"; did you mean '{close[0]}'?" if close else "")
-
-
 def parse_layout(layout: str) -> tuple[str, dict[str, Any]]:
     """"name" or "name:key=value,key=value" -> (reader name, parsed options); errors name the fix."""
     name, _, option_text = layout.partition(":")
     name = name.strip()
     if name not in READERS:
-        raise DataError(f"unknown dataset layout '{name}'; {_did_you_mean(name, list(READERS))}")
+        raise DataError(f"unknown dataset layout '{name}'; {valid_options(name, list(READERS))}")
     parsers = {**READER_OPTIONS.get(name, {}), **_COMMON_OPTIONS}
     options: dict[str, Any] = {}
     for item in filter(None, (part.strip() for part in option_text.split(","))):
@@ -107,7 +101,7 @@ def parse_layout(layout: str) -> tuple[str, dict[str, Any]]:
             raise DataError(f"layout '{layout}': option '{item}' must look like key=value")
         if key not in parsers:
             raise DataError(f"layout '{layout}': unknown option '{key}' for '{name}'; "
-                            f"{_did_you_mean(key, sorted(parsers))}")
+                            f"{valid_options(key, sorted(parsers))}")
         try:
             options[key] = parsers[key](value.strip())
         except ValueError as error:

@@ -39,13 +39,14 @@ def _figures(out_dir: Path, runs: list) -> list[str]:
         curve = read_pr_curve(run.folder / "pr_curve.csv")
         if curve is not None:
             curves[run.label] = curve
-            pooled = run.summary.get("pooled", {})
-            if run.summary.get("threshold") is not None and "sensitivity" in pooled:
+            pooled = run.summary.pooled
+            if run.summary.threshold is not None and "sensitivity" in pooled:
                 points[run.label] = (pooled["sensitivity"], pooled["precision"])
     if curves:
         plot_pr_curves(curves, out_dir / "pr_curves.png", operating_points=points)
         names.append("pr_curves.png")
-    logs = {r.label: read_log(r.summary["training_log"]) for r in runs if r.summary.get("training_log")}
+    logs = {r.label: read_log(r.summary.sources["training_log"]) for r in runs
+            if r.summary.sources.get("training_log")}
     logs = {k: v for k, v in logs.items() if v and "val_dice" in v[0]}
     if logs:
         from matplotlib.figure import Figure

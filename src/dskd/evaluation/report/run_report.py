@@ -10,54 +10,57 @@ from dskd.evaluation.report.figures import plot_metric_boxes, plot_pr_curves, re
 from dskd.evaluation.report.gallery import plot_gallery
 from dskd.evaluation.report.html import escape, figure, fmt, legend, link, table, write_page
 from dskd.metrics.suite import METRICS
+from dskd.metrics.summary import EvaluationSummary
 
 __all__ = ["write_run_report", "summary_table", "protocol_lines"]
 
 _DIRECTION = {True: "higher", False: "lower", None: "1 is best"}
 
 
-def summary_table(summary: dict) -> str:
+def summary_table(summary: EvaluationSummary) -> str:
     """metric | per-image mean +- std | median | n | pooled | better."""
     rows = []
-    for name, stats in summary["per_image"].items():
-        pooled = summary["pooled"].get(name, "per image only") if name in METRICS else ""
-        mean_std = (f"{fmt(stats['mean'], name)} &plusmn; {fmt(stats['std'], name)}"
-                    if stats["mean"] is not None else fmt(None))
-        rows.append([escape(name), mean_std, fmt(stats.get("median"), name), fmt(stats.get("n")),
+    for name, stats in summary.per_image.items():
+        pooled = summary.pooled.get(name, "per image only") if name in METRICS else ""
+        mean_std = (f"{fmt(stats.mean, name)} &plusmn; {fmt(stats.std, name)}"
+                    if stats.mean is not None else fmt(None))
+        rows.append([escape(name), mean_std, fmt(stats.median, name), fmt(stats.n),
                      fmt(pooled, name) if not isinstance(pooled, str) else escape(pooled),
                      _DIRECTION[METRICS[name].higher_is_better] if name in METRICS else ""])
     return table(["metric", "per-image mean ± std", "median", "n", "pooled", "better"], rows)
 
 
-def protocol_lines(summary: dict) -> list[str]:
+def protocol_lines(summary: EvaluationSummary) -> list[str]:
     """Plain-text sentences stating how the figures were made."""
-    protocol = summary.get("protocol", {})
-    threshold = summary.get("threshold")
-    lines = [f"{summary['n_images']} images; threshold "
+    protocol = summary.protocol or {}
+    threshold = summary.threshold
+    lines = [f"{summary.n_images} images; threshold "
              f"{'set by the tool that made the masks' if threshold is None else f'{threshold:.2f}'} "
-             f"(policy: {summary['threshold_policy']})."]
+             f"(policy: {summary.threshold_policy})."]
     if protocol:
         lines.append(f"Components and holes with {protocol['connectivity']}-connectivity (holes with "
                      f"the complementary one); HD95/ASSD in pixels, one empty mask scored "
                      f"{'as the image diagonal' if protocol['empty_policy'] == 'diagonal' else 'NaN'}"
                      f", both empty as 0; ratios with nothing to count = {protocol['zero_division']}.")
-    lines.append("Pixels outside the field-of-view masks in " + summary["fov"] + " are not counted."
-                 if summary.get("fov") else "No field-of-view mask: every pixel counts.")
-    empty = summary.get("empty_masks")
+    fov = summary.sources.get("fov")
+    lines.append("Pixels outside the field-of-view masks in " + fov + " are not counted."
+                 if fov else "No field-of-view mask: every pixel counts.")
+    empty = summary.empty_masks
     if empty and any(empty.values()):
         lines.append(f"Empty masks: {empty['prediction']} predictions, {empty['label']} labels, "
                      f"{empty['both']} both.")
     by_definition: dict[str, list[str]] = {}
-    for name, how in summary.get("pooled_definition", {}).items():
+    for name, how in summary.pooled_definition.items():
         by_definition.setdefault(how, []).append(name)
     for how, names in by_definition.items():
         lines.append(f"Pooled {', '.join(names)}: {how}.")
-    if summary.get("per_image_only"):
-        lines.append("Per image only (no pooled figure): " + ", ".join(summary["per_image_only"]) + ".")
+    if summary.per_image_only:
+        lines.append("Per image only (no pooled figure): " + ", ".join(summary.per_image_only) + ".")
     return lines
 
 
-def _figures(out_dir: Path, rows: list[dict], summary: dict, pr_curve: dict | None) -> list[str]:
+def _figures(out_dir: Path, rows: list[dict], summary: EvaluationSummary,
+             pr_curve: dict | None) -> list[str]:
     """Write the run's PNGs into out_dir; returns their file names."""
     names = []
     boxes = {m: [r[m] for r in rows] for m in ("dice", "cldice") if rows and m in rows[0]}
@@ -65,12 +68,13 @@ def _figures(out_dir: Path, rows: list[dict], summary: dict, pr_curve: dict | No
         plot_metric_boxes(boxes, out_dir / "dice_boxplot.png", ylabel="per image")
         names.append("dice_boxplot.png")
     if pr_curve is not None and pr_curve["recall"].size:
-        pooled = summary["pooled"]
-        point = (pooled["sensitivity"], pooled["precision"]) if summary.get("threshold") is not None else None
+        pooled = summary.pooled
+        point = (pooled["sensitivity"], pooled["precision"]) if summary.threshold is not None else None
         plot_pr_curves({"pooled": pr_curve}, out_dir / "pr_curve.png",
                        operating_points={"pooled": point} if point else None)
         names.append("pr_curve.png")
-    history = read_log(summary["training_log"]) if summary.get("training_log") else []
+    log_path = summary.sources.get("training_log")
+    history = read_log(log_path) if log_path else []
     if history:
         from dskd.plots import plot_training_curves
 
@@ -92,7 +96,7 @@ def _gallery(rows: list[dict]) -> str:
     return '<div class="gallery">' + "".join(cells) + "</div>"
 
 
-def write_run_report(out_dir: str | Path, rows: list[dict], summary: dict, *,
+def write_run_report(out_dir: str | Path, rows: list[dict], summary: EvaluationSummary, *,
                      pr_curve: dict | None = None) -> Path:
     """out_dir/report.html with its figures; expects out_dir/overlays/<name>.png to exist."""
     out_dir = Path(out_dir)
@@ -100,8 +104,9 @@ def write_run_report(out_dir: str | Path, rows: list[dict], summary: dict, *,
     if rows:
         plot_gallery(out_dir / "overlays", rows, out_dir / "gallery.png")
         figures.append("gallery.png")
-    source = summary.get("checkpoint") or summary.get("predictions") or str(out_dir)
-    data = summary.get("data") or summary.get("labels") or ""
+    sources = summary.sources
+    source = sources.get("checkpoint") or sources.get("predictions") or str(out_dir)
+    data = sources.get("data") or sources.get("labels") or ""
     body = [
         f'<p class="note">Source: {escape(source)}; labels: {escape(data)}. '
         f"Files: {link('per_image.csv', 'per_image.csv')}, {link('summary.json', 'summary.json')}.</p>",
