@@ -1,14 +1,11 @@
-"""Pictures: training curves and prediction overlays (matplotlib's Agg backend, no screen needed)."""
+"""Pictures: training curves and prediction overlays (no screen needed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure  # no pyplot: no global figure state, no backend to pick
 
 __all__ = ["plot_training_curves", "overlay"]
 
@@ -24,7 +21,8 @@ def plot_training_curves(history: list[dict], path: str | Path) -> None:
     if not history:
         return
     epochs = [row["epoch"] for row in history]
-    fig, (ax_loss, ax_dice) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = Figure(figsize=(10, 3.6))
+    ax_loss, ax_dice = fig.subplots(1, 2)
     skip = {"epoch", "lr", "alpha_t", "val_dice", "seconds"}
     for name in [k for k in history[-1] if k not in skip]:
         ax_loss.plot(epochs, [row.get(name, np.nan) for row in history], label=name)
@@ -38,7 +36,6 @@ def plot_training_curves(history: list[dict], path: str | Path) -> None:
     ax_dice.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def overlay(image: np.ndarray, prediction: np.ndarray, truth: np.ndarray | None = None,

@@ -106,7 +106,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: 
     from dskd.data.splits import apply_split, read_split_file
 
     protocol = protocol if protocol is not None else Protocol()
-    model, config, stored_threshold = load_model(checkpoint)
+    model, config, stored_threshold = load_model(checkpoint, check_threshold=threshold is None)
     torch_device = torch.device(device)
     model.to(torch_device)
     cases = read_cases(layout, data_root)

@@ -67,7 +67,7 @@ def sweep_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, data_root: 
     from dskd.evaluation.report.figures import plot_threshold_sweep
 
     grid = threshold_grid(step)
-    model, config, _ = load_model(checkpoint)
+    model, config, _ = load_model(checkpoint, check_threshold=False)  # a sweep replaces it
     torch_device = torch.device(device)
     model.to(torch_device)
     cases, source = _validation_cases(config, data_root, layout, split_file, split_part)
