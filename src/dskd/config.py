@@ -140,6 +140,8 @@ class RunConfig:
     channels_last: bool = True  # NHWC activations: faster convolutions on CPUs and tensor cores
     sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics of the global batch
     dist_backend: Literal["auto", "nccl", "gloo"] = "auto"  # auto: NCCL on GPUs, gloo on CPU
+    # RUN/tensorboard/: loss terms, lr, validation Dice and overlays per epoch (log.csv stays).
+    tensorboard: bool = False
 
 
 @dataclass(frozen=True)
@@ -362,7 +364,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 # Settings that change how fast a run goes, not what it computes: a resumed run may change them
 # (more threads, another worker count, reading from disk instead of memory). Every other field
 # must match the run being resumed.
-RESUME_MAY_CHANGE = frozenset({"run.threads", "data.num_workers", "data.cache", "run.dist_backend"})
+RESUME_MAY_CHANGE = frozenset({"run.threads", "data.num_workers", "data.cache", "run.dist_backend",
+                               "run.tensorboard"})
 
 
 def resume_conflicts(stored: dict[str, Any] | None, current: Config) -> list[str]:

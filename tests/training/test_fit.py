@@ -218,3 +218,24 @@ def test_resume_with_other_threads(tiny_config, tmp_path, monkeypatch):
     _interrupt_then_resume(config, tmp_path / "run", monkeypatch, epoch=2,
                            resumed_config=replace(config, run={"threads": 2}))
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
+
+
+def test_tensorboard_events_hold_every_term_and_overlays(tiny_config, tmp_path):
+    pytest.importorskip("tensorboard", reason="pip install tensorboard (the [tensorboard] extra)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = replace(tiny_config, run={"tensorboard": True})
+    fit(config, tmp_path / "run")
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0})
+    events.Reload()
+    scalars = set(events.Tags()["scalars"])
+    assert {"loss/loss", "loss/dice", "loss/psdl", "loss/ddl", "schedule/lr", "schedule/alpha_t",
+            "validation/val_dice"} <= scalars
+    with open(tmp_path / "run" / "log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    logged = [e.value for e in events.Scalars("validation/val_dice")]
+    assert logged == pytest.approx([float(r["val_dice"]) for r in rows], rel=1e-6)
+    assert [e.step for e in events.Scalars("loss/ddl")] == [2]  # no teacher in epoch 1
+    images = events.Tags()["images"]
+    assert len(images) == 2  # the 2 validation images of the tiny set
+    assert len(events.Images(images[0])) == 2  # one overlay per epoch

@@ -1,7 +1,8 @@
 """Training: `fit` reads top to bottom; one step is `train_step` (step.py).
 
 A run folder holds config.yaml (the resolved config), log.csv (one row per epoch), best.pt (best
-validation Dice), last.pt (everything needed to resume) and training_curves.png.
+validation Dice), last.pt (everything needed to resume), training_curves.png and, with
+run.tensorboard=true, tensorboard/ (event files).
 
 The same code trains in one process or in several started by torchrun (docs/training.md): each
 process then owns one share of every batch (`data.batch_size` is the global batch), the student is
@@ -26,6 +27,7 @@ from dskd.training.distributed import World, barrier, broadcast_module, run_on_m
 from dskd.training.run_folder import Progress, open_run_dir, restore, save_epoch
 from dskd.training.setup import Training, build_training, lr_factor, resolve_device
 from dskd.training.step import train_one_epoch
+from dskd.training.tensorboard import open_board
 from dskd.training.validation import store_validation_threshold, validation_dice
 
 __all__ = ["fit"]
@@ -74,6 +76,7 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
     if state is not None:
         log.info("resuming %s after epoch %d", run_dir, progress.next_epoch)
 
+    board = open_board(config.run.tensorboard, run_dir, is_main=world.is_main)
     epochs = config.optim.epochs
     for epoch in range(progress.next_epoch, epochs):
         started = time.perf_counter()
@@ -98,6 +101,8 @@ def fit(config: Config, run_dir: str | Path, *, resume: bool = False,
             progress.best_dice = val_dice
         if world.is_main:
             save_epoch(run_dir, config, training, progress, improved=improved)
+            board.write_epoch(progress.history[-1], training.student, data.val_cases, device)
+    board.close()
 
     if world.is_main:
         if config.run.threshold == "validation" and len(data.val_cases):
