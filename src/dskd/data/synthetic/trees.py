@@ -110,7 +110,7 @@ def _faint(rng: np.random.Generator, size: int, style: SynthStyle, trees: list[V
     """Thin vessels (1-3 px) that are visible but left unannotated, as in CIMAT's masks: most
     leave an annotated vessel, a few start anywhere."""
     out = []
-    for _ in range(rng.poisson(style.faint_vessels * min(1.0, (size / 300) ** 2))):  # per area
+    for _ in range(rng.poisson(style.faint_vessels * min(1.0, (size / 300) ** 2))):
         length = size * rng.uniform(0.05, 0.35)
         d = rng.uniform(1.0, 3.0)
         if trees and rng.random() < 0.75:
@@ -176,7 +176,10 @@ def coronary_tree(rng: np.random.Generator, size: int, style: SynthStyle) -> lis
                       int(rng.poisson(style.side_branches)))
     _place(rng, vessels, size)
     ostium = vessels[0].points[0]
-    if rng.random() < style.crossing_prob:  # another artery (a different vessel) crossing this one
+    # A smaller image is a smaller field of view: a tube passing near the tree crosses it less
+    # often (in proportion to its side), and fewer thin vessels and stains lie in it (to its area).
+    field = min(1.0, size / 300)
+    if rng.random() < style.crossing_prob * field:  # another artery (a different vessel) crossing this one
         target = vessels[0].points[rng.integers(len(vessels[0].points))]
         heading = rng.uniform(0, 2 * math.pi)
         start = target - size * rng.uniform(0.15, 0.4) * np.array([math.sin(heading), math.cos(heading)])
@@ -185,7 +188,7 @@ def coronary_tree(rng: np.random.Generator, size: int, style: SynthStyle) -> lis
                            int(rng.poisson(style.side_branches / 3)))
     vessels += _faint(rng, size, style, vessels)
     vessels += _blobs(rng, size, style, ostium)
-    if rng.random() < style.catheter_prob:
+    if rng.random() < style.catheter_prob * field:
         away = ostium - np.concatenate([v.points for v in vessels]).mean(axis=0)
         vessels.append(_catheter(rng, size, ostium, math.atan2(away[0], away[1])))
     return vessels
