@@ -140,7 +140,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                       split_file=args.split_file, split_part=args.split,
                                       device=args.device, overlays=args.overlays,
                                       threshold=args.threshold, fov_dir=args.fov,
-                                      fov_suffix=args.fov_suffix, protocol=protocol, report=report)
+                                      fov_suffix=args.fov_suffix, protocol=protocol, report=report,
+                                      tta=args.tta)
     else:
         from dskd.evaluation.folders import evaluate_folders
 
@@ -201,7 +202,12 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a checkpoint on a dataset, or masks from any tool")
     p.add_argument("--out", required=True)
     model = p.add_argument_group("a model on a dataset")
-    model.add_argument("--checkpoint")
+    model.add_argument("--checkpoint", action="append", default=None,
+                       help="a checkpoint; repeat it to score the mean of several (an ensemble, e.g. "
+                            "the fold models of a cross-validation)")
+    model.add_argument("--tta", nargs="?", const="flips", default="none",
+                       choices=["none", "flips", "dihedral"],
+                       help="test-time augmentation: the 4 flips (--tta), or all 8 symmetries")
     model.add_argument("--data", help="dataset folder")
     model.add_argument("--layout", default="folder", help="dataset layout (default: folder)")
     model.add_argument("--split-file", default=None, help="JSON split file; scores one part of it")
@@ -499,7 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ablate_command(sub)
 
     p = sub.add_parser("predict", help="masks, overlays, videos for images, DICOM runs, folders, globs")
-    p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
+    p.add_argument("--checkpoint", required=True, action="append",
+                   help="a .pt checkpoint, or a .onnx from dskd export; repeat it for an ensemble "
+                        "(the mean of the models' probabilities)")
     p.add_argument("inputs", nargs="+",
                    help="PNG/JPEG/TIFF/PGM/PPM/BMP/DICOM files, folders (recursive), globs ('**' recurses)")
     p.add_argument("--out", required=True)
@@ -513,7 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="torch backend: channels-last memory layout (default; 1.5-2x faster on CPUs)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
-    p.add_argument("--tta", action="store_true", help="average over the four flips (4x slower)")
+    p.add_argument("--tta", nargs="?", const="flips", default="none",
+                   choices=["none", "flips", "dihedral"],
+                   help="test-time augmentation: the 4 flips (--tta; 4x slower), or all 8 symmetries")
     p.add_argument("--window", type=int, default=512,
                    help="tile images with a side above this many pixels (default 512; 0: never tile)")
     p.add_argument("--probabilities", action="store_true", help="also write probability maps")

@@ -64,8 +64,8 @@ def test_flip_tta_makes_the_prediction_flip_equivariant(model):
     plain = predict_probabilities(model, image, CPU)
     plain_mirrored = predict_probabilities(model, mirrored, CPU)
     assert np.abs(plain_mirrored[:, ::-1] - plain).max() > 1e-3  # an untrained net is not symmetric
-    tta = predict_probabilities(model, image, CPU, tta=True)
-    tta_mirrored = predict_probabilities(model, mirrored, CPU, tta=True)
+    tta = predict_probabilities(model, image, CPU, tta="flips")
+    tta_mirrored = predict_probabilities(model, mirrored, CPU, tta="flips")
     np.testing.assert_allclose(tta_mirrored[:, ::-1], tta, atol=1e-5)
 
 

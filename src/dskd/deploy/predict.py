@@ -34,8 +34,9 @@ from dskd.deploy.dicom_seg import DicomMaskWriter
 from dskd.deploy.folder_lock import folder_lock
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
 from dskd.errors import CheckpointError, DataError, DskdError
-from dskd.inference import check_window, frame_probabilities
+from dskd.inference import TTA, check_window, frame_probabilities
 from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
+from dskd.inference.ensemble import EnsembleNet
 from dskd.writing import atomic_path, make_output_folder, write_error
 
 __all__ = ["collect_inputs", "load_net", "predict_files", "segment_frames", "SegmentedFrame",
@@ -152,23 +153,45 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
     return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
 
 
-def predict_files(model_path: str | Path, inputs: list[str | Path], out_dir: str | Path, *,
+def load_ensemble(model_paths: list[str | Path], *, threshold: float | None = None,
+                  **options) -> tuple[Net, float, GrayRule]:
+    """load_net for several models: their mean probabilities (EnsembleNet). Their stored thresholds
+    and colour-to-gray rules must agree, unless `threshold` replaces the thresholds."""
+    loaded = [load_net(path, threshold=threshold, **options) for path in model_paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    thresholds = sorted({t for _, t, _ in loaded})
+    if len(thresholds) > 1:
+        raise DskdError(f"the {len(loaded)} models store different thresholds "
+                        f"({', '.join(f'{t:g}' for t in thresholds)}); give one with --threshold")
+    grays = {g for _, _, g in loaded}
+    if len(grays) > 1:
+        raise DskdError(f"the models were trained on data of different gray rules ({sorted(grays)})")
+    return EnsembleNet([net for net, _, _ in loaded]), thresholds[0], grays.pop()
+
+
+def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | Path],
+                  out_dir: str | Path, *,
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
-                  amp: bool = False, channels_last: bool = True, threads: int = 0, tta: bool = False,
+                  amp: bool = False, channels_last: bool = True, threads: int = 0, tta: TTA = "none",
                   window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
                   overlays: bool = True, video: VideoFormat | None = None,
                   dicom_seg: bool = False) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
 
-    threshold: None takes the model's own. window: tile images with a side above it (None or 0:
-    never tile). Raises DskdError for problems with the run as a whole (model, options, inputs
-    that do not exist, an output folder that cannot be written or is in use by another run);
-    problems with one file are reported in PredictReport.failures.
+    model_path: a model, or a list of models whose probabilities are averaged (load_ensemble).
+    threshold: None takes the model's own. tta: test-time augmentation (none, flips, dihedral).
+    window: tile images with a side above it (None or 0: never tile). Raises DskdError for
+    problems with the run as a whole (model, options, inputs that do not exist, an output folder
+    that cannot be written or is in use by another run); problems with one file are reported in
+    PredictReport.failures.
     """
     check_video_support(video)
     out_dir = Path(out_dir)
-    net, threshold, gray = load_net(model_path, backend=backend, device=device, amp=amp,
-                                    channels_last=channels_last, threads=threads, threshold=threshold)
+    paths = model_path if isinstance(model_path, list) else [model_path]
+    net, threshold, gray = load_ensemble(paths, backend=backend, device=device, amp=amp,
+                                         channels_last=channels_last, threads=threads,
+                                         threshold=threshold)
     items = collect_inputs(inputs, exclude=out_dir)
     window = check_window(window, net.size_multiple)
     settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
@@ -235,7 +258,7 @@ class SegmentedFrame:
 
 
 def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRule,
-                   tta: bool = False, window: int | None = DEFAULT_WINDOW) -> Iterator[SegmentedFrame]:
+                   tta: TTA = "none", window: int | None = DEFAULT_WINDOW) -> Iterator[SegmentedFrame]:
     """The frames of a probed file through the net, one at a time, as `dskd predict` runs them
     (window: already passed through check_window). Raises DataError when a frame cannot be
     decoded or the file holds fewer frames than its header announces."""
@@ -250,7 +273,7 @@ def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRul
 
 
 def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm,
-                 report: PredictReport, *, threshold: float, gray: GrayRule, tta: bool,
+                 report: PredictReport, *, threshold: float, gray: GrayRule, tta: TTA,
                  window: int | None, probabilities: bool, overlays: bool,
                  video: VideoFormat | None, dicom_seg: bool = False) -> None:
     """Stream one file's frames through the net into its OutputWriter and summary rows; every

@@ -17,7 +17,10 @@ import torch
 from dskd.data.cases import Case, CaseArrays
 from dskd.data.readers import list_images
 from dskd.errors import DataError
-from dskd.inference.cases import predict_cases
+from dskd.inference.backends import Net, TorchNet
+from dskd.inference.cases import net_probabilities
+from dskd.inference.ensemble import EnsembleNet
+from dskd.inference.probabilities import TTA
 from dskd.metrics.overlap import OVERLAP_METRICS
 from dskd.metrics.scoring import pooled_probabilistic, score_predictions, summarize
 from dskd.metrics.suite import Protocol
@@ -86,47 +89,61 @@ def _attach_fov(cases: list[Case], fov_dir: str | Path, fov_suffix: str) -> list
     return attached
 
 
-def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path, out_dir: str | Path, *,
-                        layout: str = "folder", split_file: str | None = None,
-                        split_part: str = "test", device: str = "cpu",
-                        overlays: bool = False, threshold: float | None = None,
-                        fov_dir: str | Path | None = None, fov_suffix: str = "",
-                        protocol: Protocol | None = None, report: bool = False
-                        ) -> EvaluationSummary:
-    """Score a checkpoint on a labelled dataset; writes per_image.csv, summary.json, pr_curve.csv
-    (and overlays/, and the HTML report with its figures when report=True).
+def _load_models(checkpoints: list[Path], device: torch.device, threshold: float | None
+                 ) -> tuple[Net, float, str]:
+    """(the models as one Net, the threshold, its policy). Several checkpoints are averaged; their
+    stored thresholds must agree unless `threshold` replaces them."""
+    from dskd.checkpoint import load_model
+
+    loaded = [load_model(c, check_threshold=threshold is None) for c in checkpoints]
+    nets = [TorchNet(model, device) for model, _, _ in loaded]
+    if threshold is not None:
+        return (nets[0] if len(nets) == 1 else EnsembleNet(nets)), threshold, "fixed"
+    stored = sorted({t for _, _, t in loaded})
+    if len(stored) > 1:
+        raise DataError(f"the {len(checkpoints)} checkpoints store different thresholds "
+                        f"({', '.join(f'{t:g}' for t in stored)}); give one with --threshold")
+    policies = {"validation" if c.run.threshold == "validation" else "fixed" for _, c, _ in loaded}
+    policy = policies.pop() if len(policies) == 1 else "fixed"
+    return (nets[0] if len(nets) == 1 else EnsembleNet(nets)), stored[0], policy
+
+
+def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: str | Path,
+                        out_dir: str | Path, *, layout: str = "folder",
+                        split_file: str | None = None, split_part: str = "test",
+                        device: str = "cpu", overlays: bool = False,
+                        threshold: float | None = None, fov_dir: str | Path | None = None,
+                        fov_suffix: str = "", protocol: Protocol | None = None,
+                        report: bool = False, tta: TTA = "none") -> EvaluationSummary:
+    """Score a checkpoint (or the mean probabilities of several: an ensemble) on a labelled
+    dataset; writes per_image.csv, summary.json, pr_curve.csv (and overlays/, and the HTML report
+    with its figures when report=True).
 
     The threshold is the one stored in the checkpoint: 0.5 by default, or the one chosen on the
     validation split during training or by `dskd threshold-sweep` (the summary says which).
-    `threshold` overrides it (policy "fixed").
+    `threshold` overrides it (policy "fixed"). tta: test-time augmentation (inference.TTA).
     """
-    from dskd.checkpoint import load_model
     from dskd.data.cases import load_case
     from dskd.data.readers import read_cases
     from dskd.data.splits import apply_split, read_split_file
 
+    checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
     protocol = protocol if protocol is not None else Protocol()
-    model, config, stored_threshold = load_model(checkpoint, check_threshold=threshold is None)
-    torch_device = torch.device(device)
-    model.to(torch_device)
+    net, threshold, policy = _load_models(checkpoints, torch.device(device), threshold)
     cases = read_cases(layout, data_root)
     if split_file:
         cases = apply_split(cases, read_split_file(split_file), split_part, source=str(split_file))
     if fov_dir is not None:
         cases = _attach_fov(cases, fov_dir, fov_suffix)
     arrays = [load_case(c) for c in cases]
-    if threshold is None:
-        threshold = stored_threshold
-        policy = "validation" if config.run.threshold == "validation" else "fixed"
-    else:
-        policy = "fixed"
-    probabilities = predict_cases(model, arrays, torch_device, progress=True)
+    probabilities = net_probabilities(net, arrays, tta=tta, progress=True)
     rows, counts = score_predictions(arrays, probabilities, threshold=threshold, protocol=protocol,
                                      progress=True)
-    training_log = Path(checkpoint).parent / "log.csv"
-    sources = {"checkpoint": str(checkpoint), "data": str(data_root),
+    training_log = checkpoints[0].parent / "log.csv"
+    sources = {"checkpoint": ", ".join(str(c) for c in checkpoints), "data": str(data_root),
                "fov": str(fov_dir) if fov_dir is not None else None,
-               "training_log": str(training_log) if training_log.is_file() else None}
+               "training_log": str(training_log) if training_log.is_file() and len(checkpoints) == 1
+               else None}
     return write_evaluation(out_dir, arrays, [probs >= threshold for probs in probabilities], rows,
                             counts, probabilities=probabilities, threshold=threshold,
                             policy=policy, protocol=protocol, sources=sources,

@@ -2,6 +2,8 @@
 
 from dskd.inference.probabilities import (
     FLIPS,
+    TTA,
+    TTA_TRANSFORMS,
     WINDOW_OVERLAP,
     check_window,
     frame_probabilities,
@@ -9,5 +11,5 @@ from dskd.inference.probabilities import (
     run_network,
 )
 
-__all__ = ["predict_probabilities", "frame_probabilities", "run_network", "check_window", "FLIPS",
-           "WINDOW_OVERLAP"]
+__all__ = ["TTA", "TTA_TRANSFORMS", "predict_probabilities", "frame_probabilities", "run_network",
+           "check_window", "FLIPS", "WINDOW_OVERLAP"]

@@ -1,11 +1,15 @@
 """Whole-image probabilities from a network: standardise, pad to the network's multiple, run the
-image whole or in overlapping windows, optionally average over flips, crop back.
+image whole or in overlapping windows, optionally average over flips or all 8 symmetries (test-time
+augmentation), crop back.
 
-Every backend (dskd.inference.backends: PyTorch or ONNX Runtime) goes through these same steps, so both see
-identical inputs and their outputs can be compared number for number.
+Every backend (dskd.inference.backends: PyTorch or ONNX Runtime, or an ensemble of them) goes
+through these same steps, so all see identical inputs and their outputs can be compared number
+for number.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import torch
@@ -16,11 +20,19 @@ from dskd.data.datasets import image_tensor
 from dskd.errors import DataError
 from dskd.inference.backends import Net, TorchNet
 
-__all__ = ["predict_probabilities", "frame_probabilities", "run_network", "check_window", "FLIPS",
-           "WINDOW_OVERLAP"]
+__all__ = ["TTA", "TTA_TRANSFORMS", "predict_probabilities", "frame_probabilities", "run_network",
+           "check_window", "FLIPS", "WINDOW_OVERLAP"]
 
 # Flip test-time augmentation: identity, left-right, up-down, both (all mirrorings of a 2-D image).
 FLIPS: tuple[tuple[int, ...], ...] = ((), (-1,), (-2,), (-2, -1))
+# Test-time augmentation: the transforms averaged over. "dihedral": the 8 symmetries of the square
+# (the 4 flips, with and without swapping rows and columns), each (flip dims, transpose).
+TTA = Literal["none", "flips", "dihedral"]
+TTA_TRANSFORMS: dict[str, tuple[tuple[tuple[int, ...], bool], ...]] = {
+    "none": (((), False),),
+    "flips": tuple((dims, False) for dims in FLIPS),
+    "dihedral": tuple((dims, swap) for swap in (False, True) for dims in FLIPS),
+}
 WINDOW_OVERLAP = 0.25  # share of a window that overlaps its neighbour; MONAI's default
 
 
@@ -51,26 +63,37 @@ def run_network(net: Net, batch: Tensor, *, window: int | None = None) -> Tensor
     return sliding_window_inference(batch, roi, 1, net, overlap=WINDOW_OVERLAP, mode="gaussian")
 
 
-def frame_probabilities(net: Net, image: np.ndarray, *, tta: bool = False,
+def _transform(batch: Tensor, dims: tuple[int, ...], swap: bool) -> Tensor:
+    batch = torch.flip(batch, dims) if dims else batch
+    return batch.transpose(-2, -1) if swap else batch
+
+
+def _untransform(batch: Tensor, dims: tuple[int, ...], swap: bool) -> Tensor:
+    batch = batch.transpose(-2, -1) if swap else batch
+    return torch.flip(batch, dims) if dims else batch
+
+
+def frame_probabilities(net: Net, image: np.ndarray, *, tta: TTA = "none",
                         window: int | None = None) -> np.ndarray:
     """image: float32 (H, W) in [0, 1] -> vessel probabilities float32 (H, W), any H and W.
 
-    tta: average over the four flips (FLIPS). window: tile images larger than this (see
-    run_network; pass it through check_window first).
+    tta: average over the transforms of TTA_TRANSFORMS[tta] (4 flips, or all 8 symmetries).
+    window: tile images larger than this (see run_network; pass it through check_window first).
     """
+    if tta not in TTA_TRANSFORMS:
+        raise DataError(f"tta '{tta}' is not an option; valid: {', '.join(TTA_TRANSFORMS)}")
     height, width = image.shape
     batch = image_tensor(image, net.size_multiple)  # standardised, edge-padded at bottom/right
-    flips = FLIPS if tta else ((),)
+    transforms = TTA_TRANSFORMS[tta]
     total = torch.zeros_like(batch)
-    for dims in flips:
-        flipped = torch.flip(batch, dims) if dims else batch
-        probabilities = run_network(net, flipped, window=window)
-        total += torch.flip(probabilities, dims) if dims else probabilities
-    return (total[0, 0, :height, :width] / len(flips)).numpy()
+    for dims, swap in transforms:
+        probabilities = run_network(net, _transform(batch, dims, swap), window=window)
+        total += _untransform(probabilities, dims, swap)
+    return (total[0, 0, :height, :width] / len(transforms)).numpy()
 
 
 def predict_probabilities(model: nn.Module, image: np.ndarray, device: torch.device, *,
-                          tta: bool = False, window: int | None = None) -> np.ndarray:
+                          tta: TTA = "none", window: int | None = None) -> np.ndarray:
     """image: float32 (H, W) in [0, 1] -> vessel probabilities float32 (H, W).
 
     The model is put in eval mode by the caller; side outputs are skipped. Without tta and window
