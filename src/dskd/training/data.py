@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from dskd.config import Config, DataConfig
 from dskd.data.cases import CaseArrays
 from dskd.data.datasets import EpochSampler, TrainCrops, load_cases
+from dskd.data.synthetic import SyntheticCrops, style_for, synth_case
 from dskd.data.training_split import split_training_cases
 from dskd.errors import DataError
 from dskd.training.distributed import World
@@ -31,7 +32,7 @@ class TrainingData:
         self.train_cases, self.val_cases = train_cases, val_cases
 
 
-def _train_loader(crops: TrainCrops, data: DataConfig, device: torch.device,
+def _train_loader(crops: TrainCrops | SyntheticCrops, data: DataConfig, device: torch.device,
                   world: World) -> tuple[EpochSampler, DataLoader]:
     """Batches of crops, and the sampler whose set_epoch starts each epoch. Under torchrun each
     process gets every world.size-th crop.
@@ -49,9 +50,28 @@ def _train_loader(crops: TrainCrops, data: DataConfig, device: torch.device,
     return sampler, loader
 
 
+def _synthetic_data(config: Config, device: torch.device, world: World) -> TrainingData:
+    """data.source=synthetic: a stream of crops of new synthetic angiograms (seed run.seed) and
+    synthetic.val_images whole validation images of seed run.seed + 1."""
+    synthetic, seed = config.synthetic, config.run.seed
+    style = style_for(synthetic.realism)
+    crops = SyntheticCrops(crop_size=config.data.crop_size,
+                           samples_per_epoch=config.data.samples_per_epoch,
+                           foreground_prob=config.data.foreground_crop_prob, augment=config.augment,
+                           seed=seed, size=synthetic.size, style=style)
+    val_cases = [CaseArrays(f"synthetic_{seed + 1}_{k}", *synth_case(seed + 1, k, synthetic.size, style),
+                            None) for k in range(synthetic.val_images)]
+    log.info("training on synthetic angiograms (%s, %d px, a new image per crop), validating on %d, "
+             "%d crops of %d px per epoch, %d process(es)", synthetic.realism, synthetic.size,
+             len(val_cases), config.data.samples_per_epoch, config.data.crop_size, world.size)
+    return TrainingData(*_train_loader(crops, config.data, device, world), [], val_cases)
+
+
 def training_data(config: Config, device: torch.device, world: World) -> TrainingData:
     """Crops of the training split (in memory, or read from disk when needed: data.cache), and
-    the validation images."""
+    the validation images; with data.source=synthetic, generated ones."""
+    if config.data.source == "synthetic":
+        return _synthetic_data(config, device, world)
     train_cases, val_cases = split_training_cases(config.data, seed=config.run.seed)
     if any(c.mask is None for c in val_cases):
         raise DataError("validation cases need masks")

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dskd.config import Config, OptimConfig, RunConfig
-from dskd.errors import ConfigError
+from dskd.checkpoint import check_state_dict, load_checkpoint
+from dskd.config import Config, ModelConfig, OptimConfig, RunConfig, config_from_dict
+from dskd.errors import CheckpointError, ConfigError, DskdError
 from dskd.losses.terms import Objective
 from dskd.models.unet import UNet, build_model
 from dskd.training.distributed import World
 from dskd.training.objective import build_objective
 from dskd.training.teachers import TeacherPolicy, build_teacher
 
-__all__ = ["Training", "build_training", "lr_factor", "resolve_device"]
+__all__ = ["Training", "build_training", "load_initial_weights", "lr_factor", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,29 @@ def lr_factor(epoch: int, optim: OptimConfig) -> float:
     return 1.0
 
 
+def load_initial_weights(student: UNet, model: ModelConfig) -> None:
+    """model.init: copy the weights of that checkpoint into `student` (weights-only loading, as
+    every checkpoint). Raises CheckpointError naming the setting to change when the checkpoint's
+    network has another depth, width or input channel count."""
+    path = model.init
+    payload = load_checkpoint(path)
+    if "model" not in payload or "config" not in payload:
+        raise CheckpointError(f"model.init={path}: no stored model and config; not a checkpoint "
+                              "written by `dskd train` or `dskd pretrain`")
+    try:
+        stored = config_from_dict(payload["config"]).model
+    except DskdError as error:
+        raise CheckpointError(f"model.init={path}: stored config is invalid ({error})") from None
+    differ = [f"model.{key}={getattr(stored, key)}" for key in ("depth", "width", "in_channels")
+              if getattr(stored, key) != getattr(model, key)]
+    if differ:
+        raise CheckpointError(f"model.init={path}: its network differs from this config's; set "
+                              f"{', '.join(differ)} (or start from another checkpoint)")
+    check_state_dict(student, payload["model"], path)
+    student.load_state_dict(payload["model"])
+    log.info("student initialised from %s", path)
+
+
 def _optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
     params = model.parameters()
     if optim.optimizer == "adamw":
@@ -108,7 +132,10 @@ def build_training(config: Config, device: torch.device, world: World | None = N
     run = config.run
     amp_dtype = _autocast_dtype(run, device)
     memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
-    student = build_model(config.model).to(device, memory_format=memory_format)
+    student = build_model(config.model)
+    if config.model.init:  # before the teacher's copy: a snapshot teacher starts from these weights
+        load_initial_weights(student, config.model)
+    student = student.to(device, memory_format=memory_format)
     objective = build_objective(config.loss)
     teacher = build_teacher(config.teacher, student, needed=objective.needs_teacher,
                             with_side_outputs=objective.reads(teacher_ready=True).teacher_sides,
