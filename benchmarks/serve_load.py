@@ -200,9 +200,10 @@ def write_results(result: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "serve-load.json").write_text(json.dumps(result, indent=1) + "\n")
     predict = result["predict_fps_mean"]
+    command = f"python benchmarks/serve_load.py {result['command']}".rstrip()
     lines = [
         "# `dskd serve` under load (benchmarks/serve_load.py)", "",
-        f"Command: `python benchmarks/serve_load.py {result['command']}`".rstrip() + "  ",
+        f"Command: `{command}`" + ("" if result["command"] else " (the defaults)") + "  ",
         f"Model: depth {result['depth']}, width {result['width']} U-Net, **random weights** (speed "
         f"only); {result['size']}x{result['size']} PNG uploads, answers are mask PNGs; the server "
         f"runs 1 inference at a time with a queue of {result['queue']}; torch threads "

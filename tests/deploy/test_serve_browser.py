@@ -63,7 +63,7 @@ def checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("uploads")
-    image, _ = synth_angiogram(np.random.default_rng(7), 256)
+    image, _ = synth_angiogram(np.random.default_rng(3), 256)
     Image.fromarray((image * 255).astype(np.uint8)).save(root / "angiogram.png")
     wide, _ = synth_angiogram(np.random.default_rng(8), 64 + 6)
     frames = np.stack([(wide[:64, k:k + 64] * 4095).astype(np.uint16) for k in range(6)])
@@ -171,16 +171,17 @@ def test_page_segments_an_angiogram_and_a_cine_like_dskd_predict(server, browser
     assert (view.get_attribute("width"), view.get_attribute("height")) == ("256", "256")
     mask = np.asarray(Image.open(predicted / "angiogram_mask.png"))
     assert _red_pixels(driver) > 0.5 * (mask > 0).sum()  # the overlay is drawn over the vessels
+    driver.execute_script("window.scrollTo(0, 0)")
+    shot = tmp_path / "serve-angiogram.png"
+    assert driver.save_screenshot(str(shot))
+    if os.environ.get("DSKD_SERVE_SCREENSHOT"):
+        shutil.copy(shot, os.environ["DSKD_SERVE_SCREENSHOT"])
     driver.find_element(By.ID, "mask-only").click()
     assert _red_pixels(driver) == 0  # mask only: white on black
     driver.find_element(By.ID, "mask-only").click()
     assert "vessel area" in driver.find_element(By.ID, "figures").text
     downloaded = np.asarray(Image.open(_download(driver, downloads, "download-mask")))
     np.testing.assert_array_equal(downloaded, mask)
-    shot = tmp_path / "serve-angiogram.png"
-    assert driver.save_screenshot(str(shot))
-    if os.environ.get("DSKD_SERVE_SCREENSHOT"):
-        shutil.copy(shot, os.environ["DSKD_SERVE_SCREENSHOT"])
 
     _upload(driver, files["cine"])
     assert driver.find_element(By.ID, "cine-controls").is_displayed()
