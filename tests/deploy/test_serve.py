@@ -168,7 +168,8 @@ def test_bundle_carries_the_files_and_one_preview_per_frame(client, inputs, pred
 
     body = _post(client, inputs["stack.tif"], output="bundle").json()
     assert body["files"]["mask"]["filename"] == "stack_mask.tif"
-    assert body["files"]["probabilities"]["media_type"] == "image/tiff"
+    assert body["files"]["mask"]["media_type"] == "image/tiff"
+    assert set(body["files"]) == {"mask"}  # the probability map is asked for separately
     mask = _pixels(base64.b64decode(body["files"]["mask"]["base64"]), ".tif")
     np.testing.assert_array_equal(mask, _reference(predicted, "stack", "mask", cine=True))
     assert len(body["previews"]) == 3

@@ -86,8 +86,9 @@ def _b64(path: Path) -> str:
 
 
 def _bundle(result: Segmentation) -> Iterator[str]:
-    """The page's answer as JSON, written piece by piece: the summary, the mask and probability
-    files as base64, and each frame's previews."""
+    """The page's answer as JSON, written piece by piece: the summary, the mask file as base64,
+    and each frame's previews. Not the probability map: uncompressed, it would make the answer
+    five times larger; the page asks for it (output=probabilities) when it is wanted."""
     head = json.dumps(result.summary())
     yield head[:-1] + ', "files": {'
     for k, (kind, path) in enumerate(result.files.items()):
@@ -177,7 +178,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
               responses={200: {"content": {"image/png": {}, "image/tiff": {}, "application/json": {}},
                                "description": "mask/probabilities: PNG (one frame) or multi-page "
                                               "TIFF (a cine); json: per-frame figures; bundle: "
-                                              "figures, files and previews (the page)"}})
+                                              "figures, mask file and previews (the page)"}})
     async def segment(request: Request,
                       output: Annotated[Output, Query(description="what to answer with")] = "mask",
                       threshold_override: Annotated[float | None, Query(
@@ -194,7 +195,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 work = functools.partial(
                     segment_upload, net, upload, info, folder,
                     threshold=threshold if threshold_override is None else threshold_override,
-                    gray=gray, window=window, probabilities=output in ("probabilities", "bundle"),
+                    gray=gray, window=window, probabilities=output == "probabilities",
                     previews=output == "bundle", deadline=deadline)
                 result = await asyncio.get_running_loop().run_in_executor(inference_threads, work)
         except BaseException:
