@@ -1,0 +1,138 @@
+"""dskd predict, export and serve (docs/inference.md, docs/serve.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from dskd.cli.common import set_threads
+from dskd.errors import DskdError
+
+__all__ = ["add_deploy_commands"]
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from dskd.deploy.predict import predict_files
+
+    if args.threads < 0:
+        raise DskdError(f"--threads {args.threads} must be >= 0 (0: the library's default)")
+    if args.threads and args.backend == "torch":
+        torch.set_num_threads(args.threads)
+    report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
+                           threshold=args.threshold, device=args.device, amp=args.amp,
+                           channels_last=args.channels_last, threads=args.threads, tta=args.tta,
+                           window=args.window, probabilities=args.probabilities,
+                           overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg)
+    rate = report.n_frames / max(report.seconds, 1e-9)
+    # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
+    print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "
+          f"files and summary.csv in {args.out}")
+    if report.failures:
+        print(f"{len(report.failures)} file(s) failed and were skipped; see {Path(args.out) / 'failed.txt'}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from dskd.deploy.export import export_onnx
+
+    out = export_onnx(args.checkpoint, args.out, check=not args.no_check)
+    checked = "" if args.no_check else ", checked against PyTorch at two sizes and batch sizes"
+    print(f"wrote {out} (dynamic batch, height and width; probabilities out{checked})")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from dskd.deploy.serve.app import run_server
+    except ImportError as error:
+        raise DskdError(f"dskd serve needs the serve extra ({error.name} is missing): "
+                        "pip install 'dskd[serve]'") from None
+    from dskd.deploy.serve import ServeSettings
+
+    set_threads(args.threads if args.backend == "torch" else 0)
+    settings = ServeSettings(
+        model=Path(args.checkpoint), backend=args.backend, device=args.device, threads=args.threads,
+        host=args.host, port=args.port, token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
+        max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
+        max_concurrent=args.max_concurrent, queue=args.queue, timeout_s=args.timeout,
+        window=args.window or None, evaluation=Path(args.evaluation) if args.evaluation else None)
+    run_server(settings)
+    return 0
+
+
+def add_deploy_commands(sub: argparse._SubParsersAction) -> None:
+    _add_predict_command(sub)
+    _add_export_and_serve_commands(sub)
+
+
+def _add_predict_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="masks, overlays, videos for images, DICOM runs, folders, globs")
+    p.add_argument("--checkpoint", required=True, action="append",
+                   help="a .pt checkpoint, or a .onnx from dskd export; repeat it for an ensemble "
+                        "(the mean of the models' probabilities)")
+    p.add_argument("inputs", nargs="+",
+                   help="PNG/JPEG/TIFF/PGM/PPM/BMP/DICOM files, folders (recursive), globs ('**' recurses)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="onnxruntime runs a .onnx model on the CPU (default: torch)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="override the checkpoint's threshold")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
+    p.add_argument("--amp", action="store_true",
+                   help="torch backend: bf16 autocast (for GPUs; slow on CPUs without bf16 units)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="torch backend: channels-last memory layout (default; 1.5-2x faster on CPUs)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
+    p.add_argument("--tta", nargs="?", const="flips", default="none",
+                   choices=["none", "flips", "dihedral"],
+                   help="test-time augmentation: the 4 flips (--tta; 4x slower), or all 8 symmetries")
+    p.add_argument("--window", type=int, default=512,
+                   help="tile images with a side above this many pixels (default 512; 0: never tile)")
+    p.add_argument("--probabilities", action="store_true", help="also write probability maps")
+    p.add_argument("--no-overlays", action="store_true", help="no overlay PNGs for single images")
+    p.add_argument("--video", choices=["mp4", "gif"], default=None,
+                   help="an overlay video per multi-frame input (mp4 needs imageio-ffmpeg)")
+    p.add_argument("--dicom-seg", action="store_true",
+                   help="DICOM inputs: also the mask as DICOM (SEG for one frame, Secondary Capture "
+                        "for a cine; docs/inference.md)")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch, height, width)")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="the .onnx file to write")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip comparing ONNX Runtime with PyTorch after export")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("serve", help="a web page and an HTTP API that segment angiograms (docs/serve.md)")
+    p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; any other needs --token)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--token", default=None,
+                   help="bearer token every /v1 call must carry (default: $DSKD_SERVE_TOKEN)")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
+    p.add_argument("--window", type=int, default=512,
+                   help="tile images with a side above this, as dskd predict (default 512; 0: never)")
+    p.add_argument("--max-upload-mb", type=float, default=256.0, help="largest upload (default 256)")
+    p.add_argument("--max-frames", type=int, default=500, help="most frames per request (default 500)")
+    p.add_argument("--max-side", type=int, default=4096, help="longest image side in pixels (default 4096)")
+    p.add_argument("--max-concurrent", type=int, default=1, help="inferences at once (default 1)")
+    p.add_argument("--queue", type=int, default=8,
+                   help="requests waiting for an inference; beyond them 429 (default 8)")
+    p.add_argument("--timeout", type=float, default=180.0,
+                   help="seconds for a whole request: upload, wait, inference (default 180)")
+    p.add_argument("--evaluation", default=None, metavar="SUMMARY.json",
+                   help="summary.json of dskd evaluate on this model: test figures in the model card")
+    p.set_defaults(func=_cmd_serve)
