@@ -6,7 +6,7 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from dskd.data.media import dicom_pixel_spacing
+from dskd.data.dicom import dicom_pixel_spacing
 from tests.data.dicom_files import write_dicom
 
 FRAME = np.zeros((8, 8), np.uint8)

@@ -28,10 +28,11 @@ def protocol_from_args(args: argparse.Namespace):
 
 def spacing_from_text(text: str | None) -> tuple[float, float] | None:
     """--spacing: "0.3" (square pixels), "0.3,0.25" (row, column) in mm, or a DICOM file whose
-    pixel spacing applies (dskd.data.media.dicom_pixel_spacing)."""
+    pixel spacing applies (dskd.data.dicom.dicom_pixel_spacing)."""
     if text is None:
         return None
-    from dskd.data.media import dicom_pixel_spacing, is_dicom
+    from dskd.data.dicom import dicom_pixel_spacing
+    from dskd.data.media import is_dicom
 
     if Path(text).is_file() and is_dicom(text):
         found = dicom_pixel_spacing(text)
