@@ -16,7 +16,8 @@ from dskd.cli import main
 from dskd.data.media import iter_frames, probe
 from dskd.data.synthetic import synth_angiogram
 from dskd.deploy.export import export_onnx
-from dskd.deploy.predict import SUMMARY_FIELDS, collect_inputs, predict_files
+from dskd.deploy.inputs import collect_inputs
+from dskd.deploy.predict import SUMMARY_FIELDS, predict_files
 from dskd.errors import DataError
 from dskd.inference import predict_probabilities
 from tests.data.dicom_files import write_dicom
@@ -210,7 +211,7 @@ def test_memory_stays_flat_over_a_long_cine(checkpoint, tmp_path):
 def test_model_trained_on_green_channel_reads_green(tmp_path):
     from dskd.checkpoint import load_checkpoint, save_checkpoint
     from dskd.config import config_to_dict, load_config
-    from dskd.deploy.predict import load_net
+    from dskd.deploy.models import load_net
     from dskd.models import build_model
 
     config = load_config(None, ["data.layout=drive"])

@@ -446,7 +446,7 @@ def test_memory_stays_flat_over_a_long_cine_with_previews(checkpoint, tmp_path):
     all if kept) must not raise its peak by more than a frame or two."""
     import tracemalloc
 
-    from dskd.deploy.predict import load_net
+    from dskd.deploy.models import load_net
     from dskd.deploy.serve.limits import Deadline
     from dskd.deploy.serve.upload import Upload
 

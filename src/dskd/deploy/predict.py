@@ -16,7 +16,6 @@ stops the run with one line (DskdError); what was finished before stays (docs/er
 from __future__ import annotations
 
 import csv
-import glob
 import logging
 import time
 from collections.abc import Iterator
@@ -24,22 +23,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from dskd.data.io import GrayRule
-from dskd.data.media import MEDIA_SUFFIXES, MediaInfo, is_media_file, iter_frames, probe
-from dskd.data.readers import gray_rule
+from dskd.data.media import MediaInfo, iter_frames, probe
 from dskd.deploy.dicom_seg import DicomMaskWriter
 from dskd.deploy.folder_lock import folder_lock
+from dskd.deploy.inputs import collect_inputs
+from dskd.deploy.models import load_ensemble
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
-from dskd.errors import CheckpointError, DataError, DskdError
+from dskd.errors import DataError, DskdError
 from dskd.inference import TTA, check_window, frame_probabilities
-from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
-from dskd.inference.ensemble import EnsembleNet
+from dskd.inference.backends import Backend, Net
 from dskd.writing import atomic_path, make_output_folder, write_error
 
-__all__ = ["collect_inputs", "load_net", "predict_files", "segment_frames", "SegmentedFrame",
+__all__ = ["predict_files", "segment_frames", "SegmentedFrame",
            "PredictReport", "SUMMARY_FIELDS", "DEFAULT_WINDOW", "DEFAULT_FPS"]
 
 log = logging.getLogger(__name__)
@@ -49,7 +47,6 @@ SUMMARY_FIELDS = ("file", "frame", "height", "width", "vessel_fraction", "ms_per
 # validated on whole angiograms of 300-512 px, and smaller tiles would only take context away.
 DEFAULT_WINDOW = 512
 DEFAULT_FPS = 15.0  # video frame rate when a file does not state its own
-_GLOB_CHARS = set("*?[")
 
 
 @dataclass
@@ -63,111 +60,6 @@ class PredictReport:
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
     failures: list[tuple[Path, str]] = field(default_factory=list)
-
-
-def _expand(item: str) -> list[Path]:
-    path = Path(item)
-    if path.exists() or not _GLOB_CHARS & set(item):
-        return [path]
-    matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
-    if not matches:
-        raise DataError(f"{item}: no files match this pattern")
-    return matches
-
-
-def collect_inputs(inputs: list[str | Path], *, exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """(file, output key) for every input: files as named, image/DICOM files found recursively
-    in folders, and glob patterns (`**` recurses). The key is the output name without suffix:
-    the file's stem, or its path relative to the folder it was found in.
-
-    Files inside `exclude` (the output folder) are skipped. Raises DataError for a missing path,
-    a pattern or folder that yields nothing, or two inputs that would write the same outputs.
-    """
-    found: list[tuple[Path, Path]] = []
-    for item in inputs:
-        for path in _expand(str(item)):
-            if path.is_dir():
-                inside = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                                and is_media_file(p) and not _is_within(p, exclude))
-                if not inside:
-                    raise DataError(f"{path}: no images or DICOM files found (searched recursively)")
-                found.extend((p, _output_key(p.relative_to(path))) for p in inside)
-            elif path.is_file():
-                found.append((path, _output_key(Path(path.name))))
-            else:
-                raise DataError(f"{path}: file not found")
-    owners: dict[Path, Path] = {}
-    for path, key in found:
-        if key in owners and owners[key] != path:
-            raise DataError(f"{owners[key]} and {path} would both write {key}_*; rename one or "
-                            "predict them into different --out folders")
-        owners[key] = path
-    return list({path: (path, key) for path, key in found}.values())  # a file named twice runs once
-
-
-def _output_key(relative: Path) -> Path:
-    """The output name: the path without its suffix when that is a file type's (IM0001.dcm ->
-    IM0001), whole otherwise (a DICOM named by its UID, 1.2.840.113619.2.5, keeps every part)."""
-    return relative.with_suffix("") if relative.suffix.lower() in MEDIA_SUFFIXES else relative
-
-
-def _is_within(path: Path, folder: Path | None) -> bool:
-    return folder is not None and path.resolve().is_relative_to(folder.resolve())
-
-
-def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
-             amp: bool = False, channels_last: bool = True, threads: int = 0,
-             threshold: float | None = None) -> tuple[Net, float, GrayRule]:
-    """(backend net, decision threshold, colour-to-gray rule of its training data) from a
-    checkpoint (torch) or an exported model (onnxruntime).
-
-    threshold: the user's, checked and returned in place of the model's own (None: the model's,
-    which must then be in (0, 1)).
-    """
-    model_path = Path(model_path)
-    if backend not in BACKENDS:
-        raise DskdError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
-    if threshold is not None and not 0.0 < threshold < 1.0:  # also refuses NaN
-        raise DskdError(f"--threshold {threshold} must be in (0, 1)")
-    is_onnx = model_path.suffix.lower() == ".onnx"
-    if backend == "onnxruntime":
-        if not is_onnx:
-            raise CheckpointError(f"{model_path}: --backend onnxruntime needs an exported model; "
-                                  f"run `dskd export {model_path} --out model.onnx` first")
-        if device != "cpu" or amp:
-            raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
-        net = OnnxNet(model_path, threads=threads)
-        if threshold is None and not 0.0 < net.threshold < 1.0:
-            raise CheckpointError(f"{model_path}: stored threshold {net.threshold!r} is not in (0, 1); "
-                                  "give a threshold in (0, 1) with --threshold to override it")
-        layout = net.metadata.get("config", {}).get("data", {}).get("layout", "folder")
-        return net, net.threshold if threshold is None else threshold, gray_rule(layout)
-    if is_onnx:
-        raise CheckpointError(f"{model_path}: an ONNX model; add --backend onnxruntime")
-    from dskd.checkpoint import load_model
-
-    torch_device = parse_device(device)
-    model, config, stored = load_model(model_path, check_threshold=threshold is None)
-    net = TorchNet(model, torch_device, channels_last=channels_last,
-                   autocast_dtype=torch.bfloat16 if amp else None)
-    return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
-
-
-def load_ensemble(model_paths: list[str | Path], *, threshold: float | None = None,
-                  **options) -> tuple[Net, float, GrayRule]:
-    """load_net for several models: their mean probabilities (EnsembleNet). Their stored thresholds
-    and colour-to-gray rules must agree, unless `threshold` replaces the thresholds."""
-    loaded = [load_net(path, threshold=threshold, **options) for path in model_paths]
-    if len(loaded) == 1:
-        return loaded[0]
-    thresholds = sorted({t for _, t, _ in loaded})
-    if len(thresholds) > 1:
-        raise DskdError(f"the {len(loaded)} models store different thresholds "
-                        f"({', '.join(f'{t:g}' for t in thresholds)}); give one with --threshold")
-    grays = {g for _, _, g in loaded}
-    if len(grays) > 1:
-        raise DskdError(f"the models were trained on data of different gray rules ({sorted(grays)})")
-    return EnsembleNet([net for net, _, _ in loaded]), thresholds[0], grays.pop()
 
 
 def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | Path],

@@ -32,7 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dskd import __version__
-from dskd.deploy.predict import load_net
+from dskd.deploy.models import load_net
 from dskd.deploy.serve.card import model_card
 from dskd.deploy.serve.errors import RequestError
 from dskd.deploy.serve.limits import Deadline, InferenceGate

@@ -1,0 +1,71 @@
+"""The model a prediction runs: a checkpoint (PyTorch), an exported model (ONNX Runtime), or
+an ensemble of them, with its decision threshold and the gray rule of its training data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from dskd.data.io import GrayRule
+from dskd.data.readers import gray_rule
+from dskd.errors import CheckpointError, DskdError
+from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
+from dskd.inference.ensemble import EnsembleNet
+
+__all__ = ["load_ensemble", "load_net"]
+
+
+def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
+             amp: bool = False, channels_last: bool = True, threads: int = 0,
+             threshold: float | None = None) -> tuple[Net, float, GrayRule]:
+    """(backend net, decision threshold, colour-to-gray rule of its training data) from a
+    checkpoint (torch) or an exported model (onnxruntime).
+
+    threshold: the user's, checked and returned in place of the model's own (None: the model's,
+    which must then be in (0, 1)).
+    """
+    model_path = Path(model_path)
+    if backend not in BACKENDS:
+        raise DskdError(f"backend '{backend}' is not one of {', '.join(BACKENDS)}")
+    if threshold is not None and not 0.0 < threshold < 1.0:  # also refuses NaN
+        raise DskdError(f"--threshold {threshold} must be in (0, 1)")
+    is_onnx = model_path.suffix.lower() == ".onnx"
+    if backend == "onnxruntime":
+        if not is_onnx:
+            raise CheckpointError(f"{model_path}: --backend onnxruntime needs an exported model; "
+                                  f"run `dskd export {model_path} --out model.onnx` first")
+        if device != "cpu" or amp:
+            raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
+        net = OnnxNet(model_path, threads=threads)
+        if threshold is None and not 0.0 < net.threshold < 1.0:
+            raise CheckpointError(f"{model_path}: stored threshold {net.threshold!r} is not in (0, 1); "
+                                  "give a threshold in (0, 1) with --threshold to override it")
+        layout = net.metadata.get("config", {}).get("data", {}).get("layout", "folder")
+        return net, net.threshold if threshold is None else threshold, gray_rule(layout)
+    if is_onnx:
+        raise CheckpointError(f"{model_path}: an ONNX model; add --backend onnxruntime")
+    from dskd.checkpoint import load_model
+
+    torch_device = parse_device(device)
+    model, config, stored = load_model(model_path, check_threshold=threshold is None)
+    net = TorchNet(model, torch_device, channels_last=channels_last,
+                   autocast_dtype=torch.bfloat16 if amp else None)
+    return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
+
+
+def load_ensemble(model_paths: list[str | Path], *, threshold: float | None = None,
+                  **options) -> tuple[Net, float, GrayRule]:
+    """load_net for several models: their mean probabilities (EnsembleNet). Their stored thresholds
+    and colour-to-gray rules must agree, unless `threshold` replaces the thresholds."""
+    loaded = [load_net(path, threshold=threshold, **options) for path in model_paths]
+    if len(loaded) == 1:
+        return loaded[0]
+    thresholds = sorted({t for _, t, _ in loaded})
+    if len(thresholds) > 1:
+        raise DskdError(f"the {len(loaded)} models store different thresholds "
+                        f"({', '.join(f'{t:g}' for t in thresholds)}); give one with --threshold")
+    grays = {g for _, _, g in loaded}
+    if len(grays) > 1:
+        raise DskdError(f"the models were trained on data of different gray rules ({sorted(grays)})")
+    return EnsembleNet([net for net, _, _ in loaded]), thresholds[0], grays.pop()
