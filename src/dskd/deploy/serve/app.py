@@ -57,6 +57,12 @@ _SEGMENT_DOC = {
 }
 
 
+_SEGMENT_RESPONSES = {200: {"content": {"image/png": {}, "image/tiff": {}, "application/json": {}},
+                            "description": "mask/probabilities: PNG (one frame) or multi-page TIFF "
+                                           "(a cine); json: per-frame figures; bundle: figures, "
+                                           "mask file and previews (the page)"}}
+
+
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -100,37 +106,8 @@ def _bundle(result: Segmentation) -> Iterator[str]:
     yield "]}"
 
 
-def create_app(settings: ServeSettings) -> FastAPI:
-    """Load the model (DskdError for a bad one) and build the application around it."""
-    settings.check()
-    net, threshold, gray = load_net(settings.model, backend=settings.backend, device=settings.device,
-                                    threads=settings.threads)
-    window = check_window(settings.window, net.size_multiple)
-    limits = {"max_upload_mb": settings.max_upload_mb, "max_frames": settings.max_frames,
-              "max_side": settings.max_side, "max_concurrent": settings.max_concurrent,
-              "queue": settings.queue, "timeout_s": settings.timeout_s}
-    card = model_card(settings.model, backend=settings.backend, threshold=threshold, gray=gray,
-                      size_multiple=net.size_multiple, window=window, evaluation=settings.evaluation,
-                      limits=limits)
-    page = resources.files("dskd.deploy.serve").joinpath("static/index.html").read_text("utf-8")
-    gate = InferenceGate(settings.max_concurrent, settings.queue)
-    # Inferences run on threads of their own, as many as may run at once: the same few threads
-    # keep their allocator arenas and kernel caches warm, whatever the number of clients.
-    inference_threads = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="dskd-inference")
-    own_root = settings.work_dir is None
-    work_root = Path(tempfile.mkdtemp(prefix="dskd-serve-")) if own_root else Path(settings.work_dir)
-    work_root.mkdir(parents=True, exist_ok=True)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI):
-        yield
-        inference_threads.shutdown(wait=True)
-        if own_root:
-            shutil.rmtree(work_root, ignore_errors=True)
-
-    app = FastAPI(title="dskd serve", version=__version__, lifespan=lifespan,
-                  description="Coronary artery segmentation of X-ray angiograms (docs/serve.md).")
-    app.state.settings, app.state.gate, app.state.work_root = settings, gate, work_root
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error as {"error": one sentence} with its status; a bug as a 500 and a log entry."""
 
     @app.exception_handler(RequestError)
     async def _request_error(_: Request, error: RequestError) -> JSONResponse:
@@ -151,14 +128,106 @@ def create_app(settings: ServeSettings) -> FastAPI:
         log.exception("request failed: %s", error)
         return _error(500, "the server failed on this request (a bug); the server log has the details")
 
+
+def _token_check(token: str | None):  # noqa: ANN202 (a FastAPI dependency)
+    """The dependency of every /v1 route: the bearer token, when the server has one."""
+
     def authorised(request: Request) -> None:
-        if settings.token is None:
+        if token is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                 settings.token.encode()):
+                                                                 token.encode()):
             raise RequestError(401, "this server needs its token: send the header "
                                     "'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"})
+
+    return authorised
+
+
+def _answer(result: Segmentation, info, folder: Path, output: Output) -> Response:  # noqa: ANN001
+    """The response for `output`; it removes the request's folder once sent."""
+    headers = {"X-Frames": str(info.n_frames),
+               "X-Vessel-Fraction": f"{result.summary()['vessel_fraction_mean']:.6f}",
+               "X-Threshold": f"{result.threshold:g}"}
+    if output == "json":
+        shutil.rmtree(folder, ignore_errors=True)
+        return JSONResponse(result.summary(), headers=headers)
+    if output == "bundle":
+        response = _FolderStreamingResponse(_bundle(result), media_type="application/json",
+                                            headers=headers)
+    else:
+        path = result.files["mask" if output == "mask" else "probabilities"]
+        response = _FolderFileResponse(path, media_type=_MEDIA_TYPES[path.suffix], filename=path.name,
+                                       headers=headers)
+    response.folder = folder
+    return response
+
+
+class _Segmenter:
+    """POST /v1/segment: upload into a folder of its own, probe, wait for a slot, infer, answer."""
+
+    def __init__(self, settings: ServeSettings, net, threshold: float, gray: str,  # noqa: ANN001
+                 window: int | None, gate: InferenceGate, work_root: Path) -> None:
+        self.settings, self.net, self.threshold, self.gray = settings, net, threshold, gray
+        self.window, self.gate, self.work_root = window, gate, work_root
+        # Inferences run on threads of their own, as many as may run at once: the same few
+        # threads keep their allocator arenas and kernel caches warm, whatever the clients.
+        self.threads = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="dskd-inference")
+
+    async def __call__(self, request: Request, output: Output,
+                       threshold_override: float | None) -> Response:
+        settings = self.settings
+        deadline = Deadline(settings.timeout_s)
+        folder = self.work_root / uuid.uuid4().hex
+        folder.mkdir()
+        try:
+            upload = await receive_upload(request, folder, max_bytes=settings.max_upload_bytes,
+                                          deadline=deadline)
+            info = probe_upload(upload, max_frames=settings.max_frames, max_side=settings.max_side)
+            async with self.gate.slot(deadline):
+                work = functools.partial(
+                    segment_upload, self.net, upload, info, folder,
+                    threshold=self.threshold if threshold_override is None else threshold_override,
+                    gray=self.gray, window=self.window, probabilities=output == "probabilities",
+                    previews=output == "bundle", deadline=deadline)
+                result = await asyncio.get_running_loop().run_in_executor(self.threads, work)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return _answer(result, info, folder, output)
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """Load the model (DskdError for a bad one) and build the application around it."""
+    settings.check()
+    net, threshold, gray = load_net(settings.model, backend=settings.backend, device=settings.device,
+                                    threads=settings.threads)
+    window = check_window(settings.window, net.size_multiple)
+    limits = {"max_upload_mb": settings.max_upload_mb, "max_frames": settings.max_frames,
+              "max_side": settings.max_side, "max_concurrent": settings.max_concurrent,
+              "queue": settings.queue, "timeout_s": settings.timeout_s}
+    card = model_card(settings.model, backend=settings.backend, threshold=threshold, gray=gray,
+                      size_multiple=net.size_multiple, window=window, evaluation=settings.evaluation,
+                      limits=limits)
+    page = resources.files("dskd.deploy.serve").joinpath("static/index.html").read_text("utf-8")
+    gate = InferenceGate(settings.max_concurrent, settings.queue)
+    own_root = settings.work_dir is None
+    work_root = Path(tempfile.mkdtemp(prefix="dskd-serve-")) if own_root else Path(settings.work_dir)
+    work_root.mkdir(parents=True, exist_ok=True)
+    segmenter = _Segmenter(settings, net, threshold, gray, window, gate, work_root)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        yield
+        segmenter.threads.shutdown(wait=True)
+        if own_root:
+            shutil.rmtree(work_root, ignore_errors=True)
+
+    app = FastAPI(title="dskd serve", version=__version__, lifespan=lifespan,
+                  description="Coronary artery segmentation of X-ray angiograms (docs/serve.md).")
+    app.state.settings, app.state.gate, app.state.work_root = settings, gate, work_root
+    _install_error_handlers(app)
+    authorised = _token_check(settings.token)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:
@@ -174,48 +243,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         return card
 
     @app.post("/v1/segment", summary="segment one image or cine", dependencies=[Depends(authorised)],
-              openapi_extra=_SEGMENT_DOC, response_class=Response,
-              responses={200: {"content": {"image/png": {}, "image/tiff": {}, "application/json": {}},
-                               "description": "mask/probabilities: PNG (one frame) or multi-page "
-                                              "TIFF (a cine); json: per-frame figures; bundle: "
-                                              "figures, mask file and previews (the page)"}})
+              openapi_extra=_SEGMENT_DOC, response_class=Response, responses=_SEGMENT_RESPONSES)
     async def segment(request: Request,
                       output: Annotated[Output, Query(description="what to answer with")] = "mask",
                       threshold_override: Annotated[float | None, Query(
                           alias="threshold", gt=0, lt=1,
                           description="decision threshold (default: the model's own)")] = None) -> Response:
-        deadline = Deadline(settings.timeout_s)
-        folder = work_root / uuid.uuid4().hex
-        folder.mkdir()
-        try:
-            upload = await receive_upload(request, folder, max_bytes=settings.max_upload_bytes,
-                                          deadline=deadline)
-            info = probe_upload(upload, max_frames=settings.max_frames, max_side=settings.max_side)
-            async with gate.slot(deadline):
-                work = functools.partial(
-                    segment_upload, net, upload, info, folder,
-                    threshold=threshold if threshold_override is None else threshold_override,
-                    gray=gray, window=window, probabilities=output == "probabilities",
-                    previews=output == "bundle", deadline=deadline)
-                result = await asyncio.get_running_loop().run_in_executor(inference_threads, work)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        headers = {"X-Frames": str(info.n_frames),
-                   "X-Vessel-Fraction": f"{result.summary()['vessel_fraction_mean']:.6f}",
-                   "X-Threshold": f"{result.threshold:g}"}
-        if output == "json":
-            shutil.rmtree(folder, ignore_errors=True)
-            return JSONResponse(result.summary(), headers=headers)
-        if output == "bundle":
-            response = _FolderStreamingResponse(_bundle(result), media_type="application/json",
-                                                headers=headers)
-        else:
-            path = result.files["mask" if output == "mask" else "probabilities"]
-            response = _FolderFileResponse(path, media_type=_MEDIA_TYPES[path.suffix], filename=path.name,
-                                           headers=headers)
-        response.folder = folder
-        return response
+        return await segmenter(request, output, threshold_override)
 
     log.info("serving %s (%s, threshold %.2f); uploads accepted as %s", settings.model, settings.backend,
              threshold, ", ".join(ACCEPTED_TYPES))

@@ -91,11 +91,55 @@ def _suffix(name: str, head: bytes) -> str:
     return next((ext for magic, ext in _MAGIC if head.startswith(magic)), "")
 
 
-async def receive_upload(request: Request, folder: Path, *, max_bytes: int, deadline: Deadline) -> Upload:
-    """Write the request's field `file` into folder; RequestError for every malformed request:
-    not multipart (415), no or several files, an unknown field, an empty file (400), a part type
-    that is not an image's (415), more than max_bytes (413), an upload slower than the deadline (408).
-    """
+class _FileWriter:
+    """Acts on the parser's events: checks the one file part and writes its bytes to `raw`."""
+
+    def __init__(self, raw: Path, *, max_bytes: int, too_large: RequestError) -> None:
+        self.raw, self.max_bytes, self.too_large = raw, max_bytes, too_large
+        self.handle = None
+        self.name: str | None = None
+        self.size, self.head, self.files = 0, b"", 0
+
+    def _start_part(self, headers: dict[bytes, bytes]) -> None:
+        _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
+        field = disposition.get(b"name", b"").decode("utf-8", "replace")
+        if field != FIELD or b"filename" not in disposition:
+            raise RequestError(400, f"unexpected form field '{field}'; send only the file, "
+                                    f"in a field named '{FIELD}' (options go in the query)")
+        self.files += 1
+        if self.files > 1:
+            raise RequestError(400, "the request holds more than one file; send one per request")
+        part_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+        if part_type and not part_type.startswith(ACCEPTED_TYPES):
+            raise RequestError(415, f"the upload is of type {part_type}, not an image; send PNG, "
+                                    "JPEG, TIFF, PGM or DICOM")
+        self.name = Path(disposition[b"filename"].decode("utf-8", "replace")
+                         .replace("\\", "/")).name or "upload"
+        self.handle = open(self.raw, "wb")  # noqa: SIM115 (closed by close(), also on errors)
+
+    def _write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.max_bytes:
+            raise self.too_large
+        if len(self.head) < 132:
+            self.head += data[:132]
+        self.handle.write(data)
+
+    def handle_events(self, parts: _Parts) -> None:
+        for kind, data in parts.events:
+            if kind == "headers":
+                self._start_part(data)
+            elif kind == "data" and self.handle is not None:
+                self._write(data)
+        parts.events.clear()
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _check_request(request: Request, max_bytes: int, too_large: RequestError) -> bytes:
+    """The multipart boundary; RequestError for another body type or a declared size too large."""
     mime, params = parse_options_header(request.headers.get("content-type", ""))
     if mime != b"multipart/form-data":
         shown = mime.decode("latin-1") or "untyped"
@@ -103,43 +147,24 @@ async def receive_upload(request: Request, folder: Path, *, max_bytes: int, dead
                                 f"in a field named '{FIELD}'")
     if b"boundary" not in params:
         raise RequestError(400, "the multipart request has no boundary in its Content-Type header")
-    too_large = RequestError(413, f"the upload is larger than this server's {max_bytes / 1024**2:.3g} "
-                                  "MB limit (--max-upload-mb)")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _HEADER_SLACK:
         raise too_large
-    parts = _Parts()
-    parser = MultipartParser(params[b"boundary"], parts.callbacks())
-    state: dict = {"handle": None, "name": None, "size": 0, "head": b"", "files": 0}
-    raw = folder / "upload.part"
+    return params[b"boundary"]
 
-    def handle_events() -> None:
-        for kind, data in parts.events:
-            if kind == "headers":
-                headers = data
-                _, disposition = parse_options_header(headers.get(b"content-disposition", b""))
-                field = disposition.get(b"name", b"").decode("utf-8", "replace")
-                if field != FIELD or b"filename" not in disposition:
-                    raise RequestError(400, f"unexpected form field '{field}'; send only the file, "
-                                            f"in a field named '{FIELD}' (options go in the query)")
-                state["files"] += 1
-                if state["files"] > 1:
-                    raise RequestError(400, "the request holds more than one file; send one per request")
-                part_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-                if part_type and not part_type.startswith(ACCEPTED_TYPES):
-                    raise RequestError(415, f"the upload is of type {part_type}, not an image; send PNG, "
-                                            "JPEG, TIFF, PGM or DICOM")
-                state["name"] = Path(disposition[b"filename"].decode("utf-8", "replace")
-                                     .replace("\\", "/")).name or "upload"
-                state["handle"] = open(raw, "wb")  # noqa: SIM115 (closed below, also on errors)
-            elif kind == "data" and state["handle"] is not None:
-                state["size"] += len(data)
-                if state["size"] > max_bytes:
-                    raise too_large
-                if len(state["head"]) < 132:
-                    state["head"] += data[:132]
-                state["handle"].write(data)
-        parts.events.clear()
+
+async def receive_upload(request: Request, folder: Path, *, max_bytes: int, deadline: Deadline) -> Upload:
+    """Write the request's field `file` into folder; RequestError for every malformed request:
+    not multipart (415), no or several files, an unknown field, an empty file (400), a part type
+    that is not an image's (415), more than max_bytes (413), an upload slower than the deadline (408).
+    """
+    too_large = RequestError(413, f"the upload is larger than this server's {max_bytes / 1024**2:.3g} "
+                                  "MB limit (--max-upload-mb)")
+    boundary = _check_request(request, max_bytes, too_large)
+    parts = _Parts()
+    parser = MultipartParser(boundary, parts.callbacks())
+    raw = folder / "upload.part"
+    writer = _FileWriter(raw, max_bytes=max_bytes, too_large=too_large)
 
     async def read_body() -> None:
         received = 0
@@ -148,9 +173,9 @@ async def receive_upload(request: Request, folder: Path, *, max_bytes: int, dead
             if received > max_bytes + _HEADER_SLACK:
                 raise too_large
             parser.write(chunk)
-            handle_events()
+            writer.handle_events(parts)
         parser.finalize()
-        handle_events()
+        writer.handle_events(parts)
 
     try:
         await asyncio.wait_for(read_body(), timeout=deadline.remaining())
@@ -163,12 +188,11 @@ async def receive_upload(request: Request, folder: Path, *, max_bytes: int, dead
     except ClientDisconnect:
         raise RequestError(400, "the client closed the connection before the upload was complete") from None
     finally:
-        if state["handle"] is not None:
-            state["handle"].close()
-    if state["name"] is None:
+        writer.close()
+    if writer.name is None:
         raise RequestError(400, f"the request holds no file; send it in a multipart field named '{FIELD}'")
-    if state["size"] == 0:
-        raise RequestError(400, f"the uploaded file {state['name']} is empty")
-    path = folder / f"upload{_suffix(state['name'], state['head'])}"
+    if writer.size == 0:
+        raise RequestError(400, f"the uploaded file {writer.name} is empty")
+    path = folder / f"upload{_suffix(writer.name, writer.head)}"
     raw.rename(path)
-    return Upload(path, state["name"], _safe_stem(state["name"]), state["size"])
+    return Upload(path, writer.name, _safe_stem(writer.name), writer.size)
