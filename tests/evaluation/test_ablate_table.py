@@ -55,6 +55,10 @@ def test_seeds_are_averaged_per_image_and_partial_folds_use_the_common_images():
         assert table["differences"][v]["dice"]["ci_low"] == pytest.approx(expected[v]["ci_low"])
     holm = holm_adjust([expected["b"]["p_value"], expected["c"]["p_value"]])
     assert [table["differences"][v]["dice"]["p_holm"] for v in ("b", "c")] == pytest.approx(holm)
+    subset = ablation_table(results, variants=["b"], n_resamples=200)  # c left out: fold 1 counts
+    assert list(subset["variants"]) == ["a", "b"] and subset["n_images"] == 2  # b lacks fold 1
+    with pytest.raises(DataError, match="variant 'z' has no results; variants: a, b, c"):
+        ablation_table(results, variants=["z"])
     # without c every seed of both folds pairs up: seeds averaged per image first
     table = ablation_table(results[:-1], n_resamples=200)
     assert table["n_images"] == 2 and table["seeds"] == [0, 1]

@@ -173,8 +173,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         from dskd.evaluation.ablate.results import read_results
         from dskd.evaluation.ablate.table import ablation_table, format_markdown
 
+        variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
         result = ablation_table(read_results(args.table), reference=args.reference,
-                                figures=args.figures)
+                                figures=args.figures, variants=variants)
         print(format_markdown(result))
         out = write_table(result, args.out or args.table)
         print(f"wrote {out / 'table.md'}, table.json, table.html, forest.png")
@@ -215,6 +216,8 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--table", default=None, metavar="DIR",
                    help="tabulate the result files in DIR (an ablate --out folder or its results/)")
     p.add_argument("--reference", default=None, help="--table: the reference variant (default: the grid's)")
+    p.add_argument("--variants", default=None,
+                   help="--table: comma-separated variants to compare (default: all with results)")
     p.add_argument("--figures", choices=("primary", "secondary"), default="primary",
                    help="--table: primary (last.pt at 0.5, default) or secondary (best.pt, its threshold)")
     p.set_defaults(func=_cmd_ablate)

@@ -70,10 +70,20 @@ def _summary(values: np.ndarray, *, n_resamples: int, seed: int) -> dict:
 
 
 def ablation_table(results: list[dict], *, reference: str | None = None, figures: Figures = "primary",
-                   n_resamples: int = 10_000, seed: int = 0) -> dict:
-    """The table as plain data (markdown, JSON and HTML are written from it)."""
+                   variants: list[str] | None = None, n_resamples: int = 10_000, seed: int = 0) -> dict:
+    """The table as plain data (markdown, JSON and HTML are written from it).
+
+    variants: compare only these (and the reference), e.g. those with more folds done.
+    """
     if not results:
         raise DataError("no result files to tabulate")
+    if variants is not None:
+        known = sorted({r["variant"] for r in results})
+        unknown = [v for v in variants if v not in known]
+        if unknown:
+            raise DataError(f"variant '{unknown[0]}' has no results; variants: {', '.join(known)}")
+        keep = set(variants) | {reference or results[0].get("reference")}
+        results = [r for r in results if r["variant"] in keep]
     values, metrics = _values_by_variant(results, figures)
     variants = list(dict.fromkeys(r["variant"] for r in results))
     reference = reference or results[0].get("reference") or variants[0]
