@@ -1,0 +1,105 @@
+"""The CIMAT recipe: choose test-time augmentation and threshold out of fold, then score the
+ensemble of the fold models on CIMAT testing once.
+
+The fold models are the runs of a cross-validation grid (`dskd ablate --grid
+benchmarks/ablations/components.yaml --out runs/ablate/cimat-components` trains them): fold model
+k was trained on the other folds of splits/cimat_cv5.json, so its predictions on fold k are out of
+fold. On those predictions (every training image once) this script chooses
+  1. the test-time augmentation (none, flips, dihedral) with the best per-image mean Dice at 0.5,
+  2. the threshold (0.05..0.95) with the best per-image mean Dice under that augmentation,
+and only then predicts CIMAT testing 1-20 with the mean probabilities of all fold models, scored
+once with `dskd evaluate`'s protocol. Nothing is chosen on the test images.
+
+    python benchmarks/cimat_recipe.py --runs runs/ablate/cimat-components/runs/dice \\
+        --out benchmarks/results/cimat-recipe
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dskd.checkpoint import load_model
+from dskd.data.cases import load_case
+from dskd.data.readers import read_cases
+from dskd.data.splits import apply_split, read_split_file
+from dskd.evaluation.evaluate import evaluate_checkpoint
+from dskd.inference.backends import TorchNet
+from dskd.inference.cases import net_probabilities
+from dskd.metrics.scoring import best_threshold, score_predictions, threshold_grid, threshold_sweep
+
+REPO = Path(__file__).resolve().parent.parent
+SPLIT = REPO / "splits" / "cimat_cv5.json"
+DATA = REPO.parent / "shared" / "data" / "cimat-angiograms"
+TTAS = ("none", "flips", "dihedral")
+
+
+def fold_models(runs: Path) -> dict[int, Path]:
+    """{fold: last.pt} of the finished runs fold<k>-seed0 under `runs`."""
+    found = {}
+    for run in sorted(runs.glob("fold*-seed0")):
+        if (run / "training_curves.png").is_file():  # written after the last checkpoint
+            found[int(run.name[4:].split("-")[0])] = run / "last.pt"
+    return found
+
+
+def out_of_fold(models: dict[int, Path], data: Path) -> dict[str, tuple[list, list]]:
+    """{tta: (cases, probabilities)} over every held-out fold, each predicted by its fold model."""
+    cases_all = read_cases("cimat", data)
+    split = read_split_file(SPLIT)
+    result: dict[str, tuple[list, list]] = {t: ([], []) for t in TTAS}
+    for fold, checkpoint in models.items():
+        model, _, _ = load_model(checkpoint)
+        net = TorchNet(model, torch.device("cpu"))
+        arrays = [load_case(c) for c in apply_split(cases_all, split, f"fold_{fold}", source=str(SPLIT))]
+        for tta in TTAS:
+            result[tta][0].extend(arrays)
+            result[tta][1].extend(net_probabilities(net, arrays, tta=tta))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, required=True, help="folder of fold<k>-seed0 runs")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    models = fold_models(args.runs)
+    if not models:
+        raise SystemExit(f"{args.runs}: no finished fold runs")
+    oof = out_of_fold(models, args.data)
+    dice_at_half = {tta: float(np.mean([r["dice"] for r in score_predictions(
+        cases, probs, threshold=0.5)[0]])) for tta, (cases, probs) in oof.items()}
+    tta = max(TTAS, key=lambda t: (round(dice_at_half[t], 6), -TTAS.index(t)))  # the cheaper on a tie
+    sweep = threshold_sweep(*oof[tta], threshold_grid())
+    threshold = best_threshold(sweep)
+    oof_dice = next(r["dice_mean"] for r in sweep if r["threshold"] == threshold)
+    summary = evaluate_checkpoint([models[k] for k in sorted(models)], args.data, args.out / "test",
+                                  layout="cimat", split_file=str(SPLIT), split_part="test",
+                                  threshold=threshold, tta=tta)
+    result = {
+        "what": "CIMAT recipe: fold-model ensemble, TTA and threshold chosen out of fold, test once",
+        "runs": str(args.runs), "folds": sorted(models), "n_out_of_fold_images": len(oof[tta][0]),
+        "out_of_fold_dice_at_0.5": dice_at_half, "chosen_tta": tta, "chosen_threshold": threshold,
+        "out_of_fold_dice_at_chosen": oof_dice,
+        "test": {"n_images": summary.n_images,
+                 **{k: {"mean": s.mean, "std": s.std} for k, s in summary.per_image.items()
+                    if k in ("dice", "iou", "cldice", "sensitivity", "precision")},
+                 "pooled_dice": summary.pooled.get("dice")},
+        "seconds": round(time.perf_counter() - started, 1),
+        "command": "python benchmarks/cimat_recipe.py --runs " + str(args.runs) + " --out " + str(args.out),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "recipe.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
