@@ -21,6 +21,7 @@ from dskd.evaluation.report.html import decimals
 from dskd.evaluation.stats import format_p, holm_adjust, paired_comparison
 from dskd.metrics.suite import METRICS
 from dskd.metrics.summary import EvaluationSummary
+from dskd.tables import json_safe
 
 __all__ = ["EvaluatedRun", "load_run", "compare_runs", "format_markdown", "write_comparison"]
 
@@ -164,22 +165,12 @@ def format_markdown(result: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _json_safe(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def write_comparison(result: dict, runs: list[EvaluatedRun], out_dir: str | Path, *,
                      report: bool = True) -> Path:
     """out_dir/comparison.json, comparison.md (and report.html with its figures)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "comparison.json").write_text(json.dumps(_json_safe(result), indent=2))
+    (out_dir / "comparison.json").write_text(json.dumps(json_safe(result), indent=2))
     (out_dir / "comparison.md").write_text(format_markdown(result))
     if report:
         from dskd.evaluation.report.compare_report import write_comparison_report

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from dskd.errors import ConfigError
+from dskd.errors import ConfigError, valid_options
 
 __all__ = ["GridError", "Variant", "Cell", "Grid", "read_grid", "parse_grid"]
 
@@ -161,11 +161,7 @@ def parse_grid(raw: Any, path: str | Path) -> Grid:
         raise GridError(f"{path}: a grid file is a mapping (base, folds, seeds, reference, variants)")
     for key in raw:
         if key not in _KEYS:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), _KEYS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise GridError(f"{path}: unknown key '{key}'; valid: {', '.join(_KEYS)}{hint}")
+            raise GridError(f"{path}: unknown key '{key}'; {valid_options(str(key), list(_KEYS))}")
     for key in ("base", "folds", "seeds", "reference"):
         if key not in raw:
             raise GridError(f"{path}: missing '{key}'")

@@ -10,20 +10,12 @@ from pathlib import Path
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no backend to pick
 from matplotlib.ticker import MaxNLocator
 
-from dskd.evaluation.ablate.table import format_markdown
+from dskd.evaluation.ablate.table import format_ci, format_figure, format_markdown
 from dskd.evaluation.report.html import escape, figure, link, table, write_page
+from dskd.evaluation.stats import format_p
+from dskd.tables import json_safe
 
 __all__ = ["plot_forest", "write_table"]
-
-
-def _json_safe(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def plot_forest(result: dict, path: str | Path) -> None:
@@ -63,24 +55,11 @@ def plot_forest(result: dict, path: str | Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def _cell(value: float | None, metric: str, signed: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "&ndash;"
-    digits = 2 if metric.startswith("betti") else 4
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def _p(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "&ndash;"
-    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
-
-
 def _html_body(result: dict) -> str:
     metrics, reference = result["metrics"], result["reference"]
     summary_rows = [[escape(v + (" (reference)" if v == reference else "")), str(info["runs"]),
                      escape(",".join(map(str, info["folds"]))),
-                     *(f"{_cell(s['mean'], m)} [{_cell(s['ci_low'], m)}, {_cell(s['ci_high'], m)}]"
+                     *(format_ci(s["mean"], s["ci_low"], s["ci_high"], m)
                        for m, s in info["metrics"].items())]
                     for v, info in result["variants"].items()]
     body = [f'<p class="note">Out-of-fold per-image figures ({escape(result["figures"])}: '
@@ -92,9 +71,10 @@ def _html_body(result: dict) -> str:
             f"<h2>Paired differences to {escape(reference)}</h2>",
             '<div class="figures">' + figure("forest.png", "forest plot") + "</div>"]
     for m in metrics:
-        rows = [[escape(v), _cell(d[m]["mean_difference"], m, True),
-                 f"[{_cell(d[m]['ci_low'], m, True)}, {_cell(d[m]['ci_high'], m, True)}]",
-                 _p(d[m]["p_value"]), _p(d[m]["p_holm"]), f"{d[m]['b_better']} / {d[m]['a_better']}"]
+        rows = [[escape(v), format_figure(d[m]["mean_difference"], m, True),
+                 f"[{format_figure(d[m]['ci_low'], m, True)}, {format_figure(d[m]['ci_high'], m, True)}]",
+                 format_p(d[m]["p_value"]), format_p(d[m]["p_holm"]),
+                 f"{d[m]['b_better']} / {d[m]['a_better']}"]
                 for v, d in result["differences"].items()]
         body += [f"<h3>{escape(m)}</h3>",
                  table(["variant", f"mean diff (− {reference})", "95% CI", "Wilcoxon p", "Holm p",
@@ -109,7 +89,7 @@ def write_table(result: dict, out_dir: str | Path) -> Path:
     """out_dir/table.md, table.json, table.html and forest.png."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "table.json").write_text(json.dumps(_json_safe(result), indent=1) + "\n")
+    (out_dir / "table.json").write_text(json.dumps(json_safe(result), indent=1) + "\n")
     (out_dir / "table.md").write_text(format_markdown(result))
     plot_forest(result, out_dir / "forest.png")
     write_page(out_dir / "table.html", f"dskd ablation: {result['grid']}", _html_body(result))

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from dskd.errors import DataError
-from dskd.evaluation.stats import bootstrap_mean_ci, holm_adjust, paired_comparison
+from dskd.evaluation.stats import bootstrap_mean_ci, format_p, holm_adjust, paired_comparison
 from dskd.metrics.suite import METRICS
 
 __all__ = ["Figures", "ablation_table", "format_markdown"]
@@ -139,17 +139,19 @@ def _mean_minutes(runs: list[dict]) -> float | None:
     return round(float(np.mean(seconds)) / 60, 1) if seconds else None
 
 
-def _f(value: float | None, metric: str, signed: bool = False) -> str:
+def format_figure(value: float | None, metric: str, signed: bool = False) -> str:
+    """A figure for a table: 2 decimals for Betti counts, 4 otherwise; a dash when undefined."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     digits = 2 if metric.startswith("betti") else 4
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
-def _p(value: float | None) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+def format_ci(value: float | None, low: float | None, high: float | None, metric: str, *,
+              signed: bool = False) -> str:
+    """'value [low, high]' with format_figure's digits."""
+    return (f"{format_figure(value, metric, signed)} [{format_figure(low, metric, signed)}, "
+            f"{format_figure(high, metric, signed)}]")
 
 
 def format_markdown(table: dict) -> str:
@@ -164,8 +166,7 @@ def format_markdown(table: dict) -> str:
              "| variant | runs | folds | min / run | " + " | ".join(metrics) + " |",
              "|---|---:|---|---:|" + "---|" * len(metrics)]
     for v, info in table["variants"].items():
-        cells = [f"{_f(s['mean'], m)} [{_f(s['ci_low'], m)}, {_f(s['ci_high'], m)}]"
-                 for m, s in info["metrics"].items()]
+        cells = [format_ci(s["mean"], s["ci_low"], s["ci_high"], m) for m, s in info["metrics"].items()]
         folds = ",".join(map(str, info["folds"]))
         lines.append(f"| {v}{' (ref)' if v == reference else ''} | {info['runs']} | {folds} | "
                      f"{info['wall_minutes_per_run'] or '–'} | " + " | ".join(cells) + " |")
@@ -176,9 +177,10 @@ def format_markdown(table: dict) -> str:
     for v, by_metric in table["differences"].items():
         for m in metrics:
             d = by_metric[m]
-            lines.append(f"| {v} | {m} | {_f(d['mean_difference'], m, True)} | "
-                         f"[{_f(d['ci_low'], m, True)}, {_f(d['ci_high'], m, True)}] | "
-                         f"{_p(d['p_value'])} | {_p(d['p_holm'])} | {d['b_better']} / {d['a_better']} |")
+            lines.append(f"| {v} | {m} | {format_figure(d['mean_difference'], m, True)} | "
+                         f"[{format_figure(d['ci_low'], m, True)}, {format_figure(d['ci_high'], m, True)}] | "
+                         f"{format_p(d['p_value'])} | {format_p(d['p_holm'])} | "
+                         f"{d['b_better']} / {d['a_better']} |")
     if "dice" in metrics and table["differences"]:
         widths = ", ".join(f"{v} {(d['dice']['ci_high'] - d['dice']['ci_low']) / 2:.4f}"
                            for v, d in table["differences"].items()
