@@ -11,7 +11,7 @@ from dskd.data.io import GrayRule
 from dskd.data.readers import gray_rule
 from dskd.errors import CheckpointError, DskdError
 from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
-from dskd.inference.ensemble import EnsembleNet
+from dskd.inference.ensemble import agreed_threshold, as_one_net
 
 __all__ = ["load_ensemble", "load_net"]
 
@@ -61,11 +61,8 @@ def load_ensemble(model_paths: list[str | Path], *, threshold: float | None = No
     loaded = [load_net(path, threshold=threshold, **options) for path in model_paths]
     if len(loaded) == 1:
         return loaded[0]
-    thresholds = sorted({t for _, t, _ in loaded})
-    if len(thresholds) > 1:
-        raise DskdError(f"the {len(loaded)} models store different thresholds "
-                        f"({', '.join(f'{t:g}' for t in thresholds)}); give one with --threshold")
+    threshold = agreed_threshold([t for _, t, _ in loaded])
     grays = {g for _, _, g in loaded}
     if len(grays) > 1:
         raise DskdError(f"the models were trained on data of different gray rules ({sorted(grays)})")
-    return EnsembleNet([net for net, _, _ in loaded]), thresholds[0], grays.pop()
+    return as_one_net([net for net, _, _ in loaded]), threshold, grays.pop()

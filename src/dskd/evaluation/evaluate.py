@@ -19,7 +19,7 @@ from dskd.data.readers import list_images
 from dskd.errors import DataError
 from dskd.inference.backends import Net, TorchNet
 from dskd.inference.cases import net_probabilities
-from dskd.inference.ensemble import EnsembleNet
+from dskd.inference.ensemble import agreed_threshold, as_one_net
 from dskd.inference.probabilities import TTA
 from dskd.metrics.overlap import OVERLAP_METRICS
 from dskd.metrics.scoring import pooled_probabilistic, score_predictions, summarize
@@ -98,14 +98,10 @@ def _load_models(checkpoints: list[Path], device: torch.device, threshold: float
     loaded = [load_model(c, check_threshold=threshold is None) for c in checkpoints]
     nets = [TorchNet(model, device) for model, _, _ in loaded]
     if threshold is not None:
-        return (nets[0] if len(nets) == 1 else EnsembleNet(nets)), threshold, "fixed"
-    stored = sorted({t for _, _, t in loaded})
-    if len(stored) > 1:
-        raise DataError(f"the {len(checkpoints)} checkpoints store different thresholds "
-                        f"({', '.join(f'{t:g}' for t in stored)}); give one with --threshold")
+        return as_one_net(nets), threshold, "fixed"
     policies = {"validation" if c.run.threshold == "validation" else "fixed" for _, c, _ in loaded}
     policy = policies.pop() if len(policies) == 1 else "fixed"
-    return (nets[0] if len(nets) == 1 else EnsembleNet(nets)), stored[0], policy
+    return as_one_net(nets), agreed_threshold([t for _, _, t in loaded]), policy
 
 
 def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: str | Path,

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from dskd.errors import DskdError
 from dskd.inference.backends import Net
 
-__all__ = ["EnsembleNet"]
+__all__ = ["EnsembleNet", "agreed_threshold", "as_one_net"]
 
 
 class EnsembleNet:
@@ -28,4 +29,18 @@ class EnsembleNet:
         total = self.nets[0](batch)
         for net in self.nets[1:]:
             total = total + net(batch)
-        return total / len(self.nets) if len(self.nets) > 1 else total
+        return total / len(self.nets)
+
+
+def as_one_net(nets: Sequence[Net]) -> Net:
+    """The one net itself, or the ensemble of several."""
+    return nets[0] if len(nets) == 1 else EnsembleNet(nets)
+
+
+def agreed_threshold(thresholds: Sequence[float]) -> float:
+    """The threshold the models of an ensemble store; DskdError when they differ."""
+    distinct = sorted(set(thresholds))
+    if len(distinct) > 1:
+        raise DskdError(f"the {len(thresholds)} models store different thresholds "
+                        f"({', '.join(f'{t:g}' for t in distinct)}); give one with --threshold")
+    return distinct[0]
