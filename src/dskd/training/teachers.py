@@ -106,6 +106,7 @@ class SnapshotTeacher:
         if compile:
             self.copy.compile()
         self.with_side_outputs = with_side_outputs
+        self.device, self.memory_format = device, memory_format
 
     @property
     def ready(self) -> bool:
@@ -151,8 +152,6 @@ class WholeImageTeacher(SnapshotTeacher):
         self.size_multiple = size_multiple
         self.amp_dtype = amp_dtype
         self.show_progress = show_progress
-        self.device = kwargs["device"]
-        self.memory_format = kwargs["memory_format"]
         self.maps: TeacherMaps | None = None
 
     def start_epoch(self, cases: Sequence[CaseArrays]) -> None:
