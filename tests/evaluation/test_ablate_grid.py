@@ -47,6 +47,7 @@ def test_list_and_axes_make_the_variants_and_every_cell(base):
     ({"variants": [{"name": "dice", "set": ["data.fold=2"]}]}, "the grid sets data.fold and run.seed"),
     ({"variants": [{"name": "dice", "sets": []}]}, "unknown key 'sets'"),
     ({"axes": {"tau": [1]}}, "axis 'tau' must name section.key"),
+    ({"reuse": "results"}, "reuse must be a list of result folders"),
 ])
 def test_errors_are_one_line_and_name_the_problem(base, changes, message):
     with pytest.raises(GridError, match=message.replace("(", r"\(").replace("[", r"\[")) as error:

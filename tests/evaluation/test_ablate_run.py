@@ -105,3 +105,34 @@ def test_slurm_without_sbatch_is_a_one_line_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     with pytest.raises(DskdError, match="--launcher slurm needs Slurm's sbatch on PATH"):
         launch_submitit([], tmp_path / "submitit", parallelism=1, threads=1)
+
+
+def test_a_grid_takes_the_results_of_equal_runs_from_another_grid(grid_file, tmp_path):
+    grid, out = read_grid(grid_file), tmp_path / "out"
+    for cell in grid.cells():
+        fit(_cell_config(grid, cell), run_dir(out, cell))
+    assert run_grid(grid, out, jobs=1, threads=1)[1] == []
+    other = {"base": "base.yaml", "folds": [0, 1], "seeds": [0], "reference": "same",
+             "reuse": ["out/results"],
+             "variants": [{"name": "same", "set": ["loss.objective=dice"]},  # = the dice runs
+                          {"name": "other", "set": ["loss.objective=dice", "optim.lr=0.002"]}]}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    second, out2 = read_grid(tmp_path / "other.yaml"), tmp_path / "out2"
+    actions = {(p.cell.variant.name, p.cell.fold): p.action
+               for p in plan_grid(second, out2, out2 / "results", threads=1)}
+    assert actions == {("same", 0): "reuse", ("same", 1): "reuse",
+                       ("other", 0): "train", ("other", 1): "train"}
+
+    only_same = {**other, "variants": other["variants"][:1]}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(only_same))
+    planned, failures = run_grid(read_grid(tmp_path / "other.yaml"), out2, jobs=1, threads=1)
+    assert [p.action for p in planned] == ["reuse", "reuse"] and failures == []
+    assert not (out2 / "runs").exists()  # nothing trained
+    for cell in grid.cells():
+        source = json.loads((out / "results" / f"dice.{cell.key}.json").read_text())
+        taken = json.loads((out2 / "results" / f"same.{cell.key}.json").read_text())
+        assert taken["reused_from"] == f"grid/dice.{cell.key}" and taken["variant"] == "same"
+        assert taken["grid"] == "other" and taken["primary"] == source["primary"]
+    # A taken result counts as scored: a cell with a fresh result and no run folder is skipped.
+    assert [p.action for p in plan_grid(read_grid(tmp_path / "other.yaml"), out2, out2 / "results",
+                                        threads=1)] == ["skip", "skip"]

@@ -9,6 +9,8 @@
       - {name: dice, set: [loss.objective=dice]}
     axes:                          # ... and/or a product of values: one variant per combination,
       loss.tau: [1, 3, 10]         # named <key><value> joined by '-', e.g. tau3
+    reuse: [../results/x/results]  # optional: result folders of other grids whose runs equal
+                                   # cells of this one (ablate.reuse), relative to the grid file
 
 A cell is one (variant, fold, seed): one training run of `dskd train --config base --set ...`.
 Errors are one line (GridError, shown by the CLI without a traceback).
@@ -28,7 +30,7 @@ from dskd.errors import ConfigError, valid_options
 
 __all__ = ["GridError", "Variant", "Cell", "Grid", "read_grid", "parse_grid"]
 
-_KEYS = ("base", "folds", "seeds", "reference", "set", "variants", "axes", "description")
+_KEYS = ("base", "folds", "seeds", "reference", "set", "variants", "axes", "description", "reuse")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+=-]*$")  # a folder name on every system
 _OVERRIDE = re.compile(r"^[a-z_]+\.[A-Za-z_]+=.*$")
 
@@ -72,6 +74,7 @@ class Grid:
     reference: str
     variants: tuple[Variant, ...]
     description: str = ""
+    reuse: tuple[Path, ...] = ()  # result folders of other grids (absolute)
 
     def cells(self) -> list[Cell]:
         """Every (variant, fold, seed), fold-major so that a partial grid covers whole folds."""
@@ -183,12 +186,16 @@ def parse_grid(raw: Any, path: str | Path) -> Grid:
                             "_ . + = -; no spaces or slashes)")
         if names.count(name) > 1:
             raise GridError(f"{path}: two variants are named '{name}'; names must differ")
+    reuse = raw.get("reuse") or []
+    if not isinstance(reuse, list) or not all(isinstance(v, str) for v in reuse):
+        raise GridError(f"{path}: reuse must be a list of result folders, got {reuse!r}")
     reference = str(raw["reference"])
     if reference not in names:
         raise GridError(f"{path}: reference '{reference}' is not a variant; variants: {', '.join(names)}")
     return Grid(name=path.stem, path=path, base=base, folds=_int_list(raw["folds"], "folds", path),
                 seeds=_int_list(raw["seeds"], "seeds", path), reference=reference,
-                variants=tuple(variants), description=str(raw.get("description") or ""))
+                variants=tuple(variants), description=str(raw.get("description") or ""),
+                reuse=tuple((path.parent / v).resolve() for v in reuse))
 
 
 def read_grid(path: str | Path) -> Grid:

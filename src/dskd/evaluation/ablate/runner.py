@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from dskd.config import Config, load_config
 from dskd.errors import DskdError
@@ -42,6 +42,7 @@ from dskd.evaluation.ablate.results import (
     wall_seconds,
     write_result,
 )
+from dskd.evaluation.ablate.reuse import adopt_result, index_results
 from dskd.evaluation.ablate.runs import (
     RunState,
     config_hash,
@@ -56,7 +57,7 @@ __all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "form
 
 log = logging.getLogger(__name__)
 
-Action = Literal["skip", "score", "train", "resume", "blocked"]
+Action = Literal["skip", "reuse", "score", "train", "resume", "blocked"]
 
 
 def default_threads(jobs: int) -> int:
@@ -86,6 +87,7 @@ class Planned:
     action: Action
     epochs: int  # the run's final epoch
     detail: str = ""
+    source: dict | None = None  # reuse: the other grid's result of the same run
 
 
 def _config(base: str | Path, cell: Cell, threads: int) -> Config:
@@ -104,15 +106,24 @@ def _result_is_fresh(path: Path, cell: Cell, digest: str) -> bool:
 
 
 def plan_grid(grid: Grid, out: str | Path, results: str | Path, *, threads: int) -> list[Planned]:
-    """What each cell needs: skip (scored), score (trained), train, resume, or blocked (why)."""
-    planned = []
+    """What each cell needs: skip (scored), reuse (another grid has the same run), score (trained),
+    train, resume, or blocked (why)."""
+    planned, reusable = [], index_results(grid.reuse)
     for cell in grid.cells():
         config = resolve_cell(grid, cell, threads=threads)
         state, epochs = inspect_run(run_dir(out, cell), config), config.optim.epochs
+        digest = config_hash(config)
+        if state.status == "new" and _result_is_fresh(result_path(results, cell), cell, digest):
+            planned.append(Planned(cell, state, "skip", epochs))  # scored here earlier, or reused
+            continue
+        if state.status == "new" and (digest, cell.fold, cell.seed) in reusable:
+            folder, source = reusable[(digest, cell.fold, cell.seed)]
+            planned.append(Planned(cell, state, "reuse", epochs, f"from {folder}", source))
+            continue
         if state.status == "conflict":
             planned.append(Planned(cell, state, "blocked", epochs, state.detail))
         elif state.status == "finished":
-            fresh = _result_is_fresh(result_path(results, cell), cell, config_hash(config))
+            fresh = _result_is_fresh(result_path(results, cell), cell, digest)
             planned.append(Planned(cell, state, "skip" if fresh else "score", epochs))
         elif state.status == "interrupted":
             try:
@@ -133,7 +144,7 @@ def format_plan(grid: Grid, planned: list[Planned], out: str | Path) -> str:
         done = f"{p.state.epoch}/{p.epochs}"
         lines.append(f"  {p.action:<8} {p.cell.variant.name:<24} fold {p.cell.fold} seed {p.cell.seed} "
                      f"epochs {done:>7}" + (f"  ({p.detail})" if p.detail else ""))
-    counts = {a: sum(p.action == a for p in planned) for a in ("skip", "score", "train", "resume", "blocked")}
+    counts = {a: sum(p.action == a for p in planned) for a in get_args(Action)}
     lines.append(", ".join(f"{n} {a}" for a, n in counts.items() if n))
     return "\n".join(lines)
 
@@ -259,6 +270,10 @@ def run_grid(grid: Grid, out: str | Path, *, jobs: int = 1, threads: int | None 
     blocked = [p for p in planned if p.action == "blocked"]
     if blocked:
         raise GridError(f"{len(blocked)} run(s) cannot go on, e.g. {blocked[0].detail}")
+    for p in planned:
+        if p.action == "reuse" and p.source is not None:
+            adopt_result(p.source, result_path(results, p.cell), grid=grid.name,
+                         reference=grid.reference, cell=p.cell)
     wanted = ("score",) if score_only else ("score", "train", "resume")
     todo = [CellJob(grid.name, grid.reference, p.cell, str(grid.base), str(run_dir(out, p.cell)),
                     str(result_path(results, p.cell)), threads, train=p.action != "score")
