@@ -113,3 +113,27 @@ def test_config_fold_trains_on_the_other_folds(tiny_dataset, tmp_path):
     train, val = split_training_cases(config.data, seed=config.run.seed)
     assert [c.name for c in val] == names[2::4]
     assert sorted(c.name for c in train) == sorted(set(names) - set(names[2::4]))
+
+
+def test_train_images_keeps_nested_subsets_of_the_training_folds(tiny_dataset, tmp_path):
+    import json
+
+    from dskd.config import load_config
+    from dskd.data.training_split import split_training_cases
+    from dskd.errors import ConfigError
+
+    names = sorted(p.stem for p in (tiny_dataset / "images").iterdir())
+    (tmp_path / "cv.json").write_text(json.dumps({f"fold_{k}": names[k::4] for k in range(4)}))
+
+    def split(count, seed=0):
+        config = load_config(None, [f"data.root={tiny_dataset}", f"data.split_file={tmp_path / 'cv.json'}",
+                                    "data.fold=0", f"data.train_images={count}", f"run.seed={seed}"])
+        return split_training_cases(config.data, seed=config.run.seed)
+
+    everything, val = split(0)
+    two, three = ([c.name for c in split(n)[0]] for n in (2, 3))
+    assert len(two) == 2 and set(two) < set(three) < {c.name for c in everything}
+    assert [c.name for c in split(2)[1]] == [c.name for c in val]  # validation keeps its fold
+    assert [c.name for c in split(2, seed=5)[0]] == two  # the same images whatever run.seed
+    with pytest.raises(ConfigError, match=f"only {len(everything)} cases"):
+        split(99)

@@ -79,3 +79,10 @@ def test_components_grid_is_the_running_one():
     grid = read_grid(GRIDS / "components.yaml")
     assert grid.names == ["dice", "dskd", "pskd", "ddl", "deep_supervision"] and grid.seeds == (0,)
     assert yaml.safe_load((GRIDS / "components.yaml").read_text())["base"] == "cimat-cv.yaml"
+
+
+def test_only_folds_cuts_the_grid_and_names_its_folds(base):
+    grid = _grid(base, folds=[0, 1, 2])
+    assert [c.fold for c in grid.only_folds([2, 0]).cells()] == [0, 2]
+    with pytest.raises(GridError, match="--folds 3: the grid's folds are 0, 1, 2"):
+        grid.only_folds([3])

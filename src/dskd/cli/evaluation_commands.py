@@ -184,6 +184,12 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     from dskd.evaluation.ablate.runner import format_plan, run_grid
 
     grid = read_grid(args.grid)
+    if args.folds:
+        try:
+            grid = grid.only_folds([int(v) for v in args.folds.split(",")])
+        except ValueError:
+            raise DskdError(f"--folds {args.folds}: give fold numbers separated by commas, "
+                            "e.g. 0,1") from None
     planned, failures = run_grid(grid, args.out, jobs=args.jobs, threads=args.threads,
                                  results=args.results, launcher=args.launcher,
                                  score_only=args.score_only, dry_run=args.dry_run,
@@ -202,6 +208,8 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
                    help="--grid: folder of the runs (runs/<variant>/fold<k>-seed<s>) and results/; "
                         "--table: where to write the table (default: the --table folder)")
     p.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    p.add_argument("--folds", default=None,
+                   help="--grid: run only these comma-separated folds now, e.g. 0 (default: all)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per run (default: this machine's cores / --jobs; "
                         "slurm: 1 CPU per job)")

@@ -24,6 +24,9 @@ class DataConfig:
     # Cross-validation: with a split file of parts fold_0, fold_1, ... (splits/*_cv*.json), train
     # on every fold but fold_<fold> and validate on it; -1: the file's train and val parts.
     fold: int = -1
+    # Learning curves: train on only this many of the training cases (0: all), the first N of
+    # one fixed shuffle, so the 4 images of a run are among the 8 of another (labelled_subset).
+    train_images: int = 0
     crop_size: int = 128
     batch_size: int = 8
     samples_per_epoch: int = 400  # random crops drawn per epoch

@@ -94,6 +94,7 @@ def _validate(config: Config) -> None:
          f"{d.batch_size} (every crop of an epoch is trained on); use "
          f"{max(1, round(d.samples_per_epoch / d.batch_size)) * d.batch_size}"),
         (0.0 <= d.val_fraction < 1.0, f"data.val_fraction={d.val_fraction} must be in [0, 1)"),
+        (d.train_images >= 0, f"data.train_images={d.train_images} must be >= 0 (0: all)"),
         (d.fold >= -1, f"data.fold={d.fold} must be a fold index (0, 1, ...) or -1 (no folds)"),
         (d.fold == -1 or d.split_file, "data.fold needs data.split_file, a file of fold_k parts "
                                        "(e.g. splits/cimat_cv5.json)"),

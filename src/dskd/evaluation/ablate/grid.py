@@ -18,6 +18,7 @@ Errors are one line (GridError, shown by the CLI without a traceback).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ class Grid:
     def cells(self) -> list[Cell]:
         """Every (variant, fold, seed), fold-major so that a partial grid covers whole folds."""
         return [Cell(v, fold, seed) for fold in self.folds for seed in self.seeds for v in self.variants]
+
+    def only_folds(self, folds: list[int]) -> Grid:
+        """The grid cut to some of its folds (a grid larger than one session, run a fold at a time)."""
+        unknown = [k for k in folds if k not in self.folds]
+        if unknown or not folds:
+            raise GridError(f"{self.path}: --folds {','.join(map(str, folds))}: the grid's folds are "
+                            f"{', '.join(map(str, self.folds))}")
+        return dataclasses.replace(self, folds=tuple(k for k in self.folds if k in folds))
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
