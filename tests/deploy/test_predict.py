@@ -254,7 +254,7 @@ def test_frames_over_512_px_through_the_cli_with_both_backends(checkpoint, tmp_p
 
 _HOLDER = """
 import sys
-from dskd.deploy.folder_lock import folder_lock
+from dskd.folder_lock import folder_lock
 with folder_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()

@@ -12,7 +12,8 @@ from dskd.cli import main
 from dskd.config import load_config
 from dskd.data.readers import read_cases
 from dskd.evaluation.ablate.grid import read_grid
-from dskd.evaluation.ablate.runner import plan_grid, run_grid
+from dskd.evaluation.ablate.launch import run_grid
+from dskd.evaluation.ablate.runner import plan_grid
 from dskd.evaluation.ablate.runs import config_hash, run_dir
 from dskd.training.fit import fit
 from tests.conftest import TINY_OVERRIDES
@@ -100,7 +101,7 @@ def test_submitit_job_array_on_the_local_executor(grid_file, tmp_path):
 
 def test_slurm_without_sbatch_is_a_one_line_error(tmp_path, monkeypatch):
     from dskd.errors import DskdError
-    from dskd.evaluation.ablate.runner import launch_submitit
+    from dskd.evaluation.ablate.launch import launch_submitit
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     with pytest.raises(DskdError, match="--launcher slurm needs Slurm's sbatch on PATH"):
@@ -136,3 +137,17 @@ def test_a_grid_takes_the_results_of_equal_runs_from_another_grid(grid_file, tmp
     # A taken result counts as scored: a cell with a fresh result and no run folder is skipped.
     assert [p.action for p in plan_grid(read_grid(tmp_path / "other.yaml"), out2, out2 / "results",
                                         threads=1)] == ["skip", "skip"]
+
+
+def test_a_second_ablate_on_the_same_folder_is_refused(grid_file, tmp_path):
+    from dskd.errors import DskdError
+    from dskd.folder_lock import folder_lock
+
+    grid, out = read_grid(grid_file), tmp_path / "out"
+    out.mkdir()
+    with folder_lock(out, command="dskd ablate"):  # the first `dskd ablate`, still running
+        with pytest.raises(DskdError, match=r"out: another dskd ablate \(pid \d+\) is writing here"):
+            run_grid(grid, out, jobs=1, threads=1)
+        planned, _ = run_grid(grid, out, jobs=1, threads=1, dry_run=True)  # looking is allowed
+        assert [p.action for p in planned] == ["train", "train"]
+    assert not (out / "runs").exists()

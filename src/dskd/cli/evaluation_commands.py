@@ -181,7 +181,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         print(f"wrote {out / 'table.md'}, table.json, table.html, forest.png")
         return 0
     from dskd.evaluation.ablate.grid import read_grid
-    from dskd.evaluation.ablate.runner import format_plan, run_grid
+    from dskd.evaluation.ablate.launch import run_grid
+    from dskd.evaluation.ablate.runner import format_plan
 
     grid = read_grid(args.grid)
     if args.folds:

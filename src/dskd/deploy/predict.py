@@ -28,11 +28,11 @@ from tqdm import tqdm
 from dskd.data.io import GrayRule
 from dskd.data.media import MediaInfo, iter_frames, probe
 from dskd.deploy.dicom_seg import DicomMaskWriter
-from dskd.deploy.folder_lock import folder_lock
 from dskd.deploy.inputs import collect_inputs
 from dskd.deploy.models import load_ensemble
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
 from dskd.errors import DataError, DskdError
+from dskd.folder_lock import folder_lock
 from dskd.inference import TTA, check_window, frame_probabilities
 from dskd.inference.backends import Backend, Net
 from dskd.writing import atomic_path, make_output_folder, write_error

@@ -1,4 +1,5 @@
-"""One writer per output folder: a second `dskd predict` into a folder in use is refused at once.
+"""One writer per output folder: a second `dskd predict` (or `dskd ablate`) into a folder in use is
+refused at once.
 
     with folder_lock(out_dir):   # DskdError "out: another dskd predict (pid 4242) is writing here; ..."
         ...                      # summary.csv, failed.txt and the outputs belong to this run
