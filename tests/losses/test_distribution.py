@@ -53,6 +53,18 @@ def test_softmax_of_raw_counts_saturates():
     assert da[0, 0, 1] > 0.999
 
 
+def test_softmax_of_fractions_is_hand_computed_and_keeps_a_gradient():
+    # A foreground share of 0.25 with tau 0.1: softmax([0.25, 0.75] / 0.1) = [1, e^5] / (1 + e^5).
+    probs = torch.full((1, 1, 8, 8), 0.25, requires_grad=True)
+    vector = patch_distribution(probs, num_patches=1, form="softmax_fraction", tau=0.1)
+    expected = 1 / (1 + math.exp(5.0))
+    assert vector[0, 0].tolist() == pytest.approx([expected, 1 - expected], rel=1e-5)
+    vector[0, 0, 0].backward()  # unlike softmax of raw counts, a 0.1 change in share moves it
+    assert probs.grad.abs().sum() > 0.01
+    with pytest.raises(ValueError, match="valid: frequency, softmax, softmax_fraction"):
+        patch_distribution(probs, num_patches=1, form="softmaxx")
+
+
 def test_zero_when_equal_and_grows_as_they_part():
     torch.manual_seed(0)
     base = torch.rand(2, 1, 16, 16)

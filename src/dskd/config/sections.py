@@ -65,8 +65,10 @@ class LossConfig:
     w_psdl: float = 1.0
     alpha_T: float = 0.5  # final PSDL softening; alpha_t = alpha_T * t / T
     ddl_patches: int = 16  # n, a perfect square: the side output is cut into a sqrt(n) grid
-    ddl_form: Literal["frequency", "softmax"] = "frequency"
-    tau: float = 3.0  # softmax temperature (ddl_form=softmax only)
+    # frequency: [fg, bg] / s^2; softmax: softmax([fg, bg] / tau) of the soft counts;
+    # softmax_fraction: softmax of the fractions / tau (dskd.losses.distribution).
+    ddl_form: Literal["frequency", "softmax", "softmax_fraction"] = "frequency"
+    tau: float = 3.0  # softmax temperature (the softmax forms only)
     ddl_direction: Literal["teacher_student", "student_teacher"] = "teacher_student"
     ddl_target: Literal["teacher", "label"] = "teacher"
     deep_supervision_decay: float = 0.5  # weight of side output i is decay**i (normalised)

@@ -1,13 +1,15 @@
 """Deep Distribution Loss (DDL): patch-wise foreground/background distributions of side outputs."""
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["patch_distribution", "deep_distribution_loss"]
+__all__ = ["DdlForm", "patch_distribution", "deep_distribution_loss"]
+
+DdlForm = Literal["frequency", "softmax", "softmax_fraction"]
 
 _EPS = 1e-6  # keeps log() finite for patches that are entirely background or foreground
 
@@ -16,7 +18,7 @@ def patch_distribution(
     probs: Tensor,
     *,
     num_patches: int,
-    form: Literal["frequency", "softmax"] = "frequency",
+    form: DdlForm = "frequency",
     tau: float = 3.0,
 ) -> Tensor:
     """Two-bin (foreground, background) distribution of every patch of a probability map.
@@ -27,6 +29,8 @@ def patch_distribution(
     form="frequency": [fg, bg] / s^2.
     form="softmax":   softmax([fg, bg] / tau). Counts run into the hundreds, so this saturates
                       to one-hot unless tau is of the order of the patch area.
+    form="softmax_fraction": softmax([fg, bg] / (s^2 tau)), the fractions sharpened by tau < 1
+                      (tau = 1 keeps them close to uniform: the bins differ by at most 1).
     Returns (B, num_patches, 2), each row summing to 1.
     """
     grid = int(round(num_patches**0.5))
@@ -39,7 +43,10 @@ def patch_distribution(
         area = probs.shape[-2] * probs.shape[-1] / num_patches
         counts = torch.stack([fg_fraction * area, (1 - fg_fraction) * area], dim=-1)
         return torch.softmax(counts / tau, dim=-1)
-    raise ValueError(f"form={form!r} is not an option; valid: frequency, softmax")
+    if form == "softmax_fraction":
+        fractions = torch.stack([fg_fraction, 1 - fg_fraction], dim=-1)
+        return torch.softmax(fractions / tau, dim=-1)
+    raise ValueError(f"form={form!r} is not an option; valid: {', '.join(get_args(DdlForm))}")
 
 
 def _kl(p: Tensor, q: Tensor) -> Tensor:
@@ -54,7 +61,7 @@ def deep_distribution_loss(
     target_side_probs: Sequence[Tensor],
     *,
     num_patches: int = 16,
-    form: Literal["frequency", "softmax"] = "frequency",
+    form: DdlForm = "frequency",
     tau: float = 3.0,
     direction: Literal["teacher_student", "student_teacher"] = "teacher_student",
 ) -> Tensor:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dskd.losses.dice import soft_dice_loss
-from dskd.losses.distribution import deep_distribution_loss
+from dskd.losses.distribution import DdlForm, deep_distribution_loss
 from dskd.losses.self_distillation import pixel_self_distillation_loss
 from dskd.losses.topology import skeleton_recall_loss, soft_cldice_loss
 from dskd.models.unet import UNetOutput
@@ -117,7 +117,7 @@ class Ddl:
     until the teacher exists) or against the label's patches (target="label")."""
 
     num_patches: int = 16
-    form: Literal["frequency", "softmax"] = "frequency"
+    form: DdlForm = "frequency"
     tau: float = 3.0
     direction: Literal["teacher_student", "student_teacher"] = "teacher_student"
     target: Literal["teacher", "label"] = "teacher"
