@@ -4,21 +4,26 @@ joins one process group in its life, as `dskd train` does), it calls what `dskd 
 
 1. fit into OUT/straight again, which every process must refuse (the folder holds a run);
 2. fit into OUT/resumed, interrupted (Ctrl-C) at the start of its second epoch;
-3. fit with resume=True of that run.
+3. fit with resume=True of that run;
+4. fit into OUT/nan where rank 1 alone gets a NaN loss in its third step: both must stop there.
 
 Each process writes OUT/rank<R>.json with what it saw.
     python -m torch.distributed.run --standalone --nproc_per_node 2 tests/torchrun_driver.py CONFIG OUT
 """
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
 
 import dskd.training.fit as train_module
+import dskd.training.setup as setup_module
 from dskd.config import load_config
 from dskd.errors import DskdError
+from dskd.losses.terms import LossTerms
 from dskd.training.distributed import process_group, world_from_env
+from dskd.training.step import NonFiniteLossError
 
 
 def _interrupting_second_epoch(real):
@@ -31,6 +36,21 @@ def _interrupting_second_epoch(real):
         return real(*args, **kwargs)
 
     return interrupted
+
+
+class _NanInThirdStep:
+    """The objective, with a NaN total in its third call (as one bad batch would give)."""
+
+    def __init__(self, objective):
+        self._objective, self._calls = objective, 0
+
+    def __getattr__(self, name):
+        return getattr(self._objective, name)
+
+    def __call__(self, *args, **kwargs):
+        terms = self._objective(*args, **kwargs)
+        self._calls += 1
+        return LossTerms(terms.total * math.nan, terms.parts) if self._calls == 3 else terms
 
 
 def main(config_path: str, out: Path) -> None:
@@ -49,6 +69,14 @@ def main(config_path: str, out: Path) -> None:
             seen["interrupted"] = True
         train_module.train_one_epoch = real
         train_module.fit(config, out / "resumed", resume=True, world=world)
+        real_build = setup_module.build_objective
+        if world.rank == 1:
+            setup_module.build_objective = lambda loss: _NanInThirdStep(real_build(loss))
+        try:
+            train_module.fit(config, out / "nan", world=world)
+        except NonFiniteLossError as error:
+            seen["nan"] = str(error)
+        setup_module.build_objective = real_build
         seen["world"] = [world.rank, world.size]
     (out / f"rank{world.rank}.json").write_text(json.dumps(seen))
 

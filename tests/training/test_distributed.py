@@ -118,6 +118,9 @@ def test_two_processes_refuse_a_used_folder_and_resume_to_the_same_weights(two_p
         seen = json.loads((work / f"rank{rank}.json").read_text())
         assert "already holds a run" in seen["refused"] and seen["interrupted"]
         assert seen["world"] == [rank, 2]
+        # A NaN on rank 1 alone stops both processes at that step instead of hanging rank 0.
+        assert "epoch 1/3, step 3" in seen["nan"]
+        assert ("loss is nan" if rank == 1 else "the loss of another process is not finite") in seen["nan"]
     straight = load_checkpoint(work / "straight" / "last.pt")
     resumed = load_checkpoint(work / "resumed" / "last.pt")
     assert resumed["epoch"] == 3

@@ -31,12 +31,26 @@ def collate_batch(items: list[tuple[torch.Tensor, ...]]) -> Batch:
                  placements=columns[2] if len(columns) > 2 else None)
 
 
-def train_step(training: Training, batch: Batch, *, alpha_t: float) -> LossTerms:
+def _check_finite(total: torch.Tensor, world: World | None) -> None:
+    """NonFiniteLossError when the loss is NaN or infinite here or, under torchrun, on any process.
+
+    The processes decide together, before backward: a process that stopped alone would leave the
+    others waiting forever in DDP's gradient all-reduce.
+    """
+    finite = torch.isfinite(total).float()
+    everywhere = reduce_sum(finite.clone(), world) if world is not None else finite
+    if float(everywhere) < (world.size if world is not None else 1):
+        raise NonFiniteLossError(f"loss is {float(total):g}" if not bool(finite)
+                                 else "the loss of another process is not finite")
+
+
+def train_step(training: Training, batch: Batch, *, alpha_t: float, world: World | None = None) -> LossTerms:
     """Forward the student (and take the teacher's targets), back-propagate the objective, step the
     optimiser and let the teacher follow. Returns the loss terms of the batch.
 
     Side outputs that no term reads in this step are not computed, by the student or the teacher.
-    Raises NonFiniteLossError, before any weight changes, when the loss is NaN or infinite.
+    Raises NonFiniteLossError, before any weight changes, when the loss is NaN or infinite (on
+    any of the `world`'s processes).
     """
     device, optimizer, scaler = training.device, training.optimizer, training.scaler
     batch = Batch(images=batch.images.to(device, non_blocking=True,
@@ -49,8 +63,7 @@ def train_step(training: Training, batch: Batch, *, alpha_t: float) -> LossTerms
         teacher_out = training.teacher.targets(batch)
         student_out = training.model(batch.images, with_side_outputs=student_sides)
         terms = training.objective(student_out, teacher_out, batch.masks, alpha_t=alpha_t)
-    if not torch.isfinite(terms.total.detach()):
-        raise NonFiniteLossError(f"loss is {float(terms.total):g}")
+    _check_finite(terms.total.detach(), world)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(terms.total).backward()
     scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones (no-op if disabled)
@@ -74,7 +87,7 @@ def train_one_epoch(training: Training, loader: DataLoader, *, alpha_t: float, w
                     disable=None if world.is_main else True)
     for batch in progress:
         try:
-            terms = train_step(training, batch, alpha_t=alpha_t)
+            terms = train_step(training, batch, alpha_t=alpha_t, world=world)
         except NonFiniteLossError as error:
             raise NonFiniteLossError(f"{description}, step {batches + 1}: {error}; training "
                                      "stopped, the checkpoints of the last finished epoch are "
