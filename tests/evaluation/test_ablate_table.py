@@ -93,6 +93,18 @@ def test_files_round_trip_and_the_cli_writes_the_table(tmp_path, capsys):
     assert "forest.png" in (tmp_path / "table" / "table.html").read_text()
 
 
+def test_the_cli_compares_variants_of_several_grids(tmp_path, capsys):
+    for grid, variant, dice in (("one", "a", [0.5, 0.6, 0.7]), ("two", "c", [0.6, 0.7, 0.7])):
+        result = _result(variant, 0, 0, {f"i{k}": v for k, v in enumerate(dice)})
+        write_result(result_path(tmp_path / grid, Cell(Variant(variant, ()), 0, 0)), result)
+    assert main(["ablate", "--table", str(tmp_path / "one"), str(tmp_path / "two")]) == 2
+    assert "several folders needs --out" in capsys.readouterr().err
+    assert main(["ablate", "--table", str(tmp_path / "one"), str(tmp_path / "two"), "--reference", "a",
+                 "--out", str(tmp_path / "table")]) == 0
+    saved = json.loads((tmp_path / "table" / "table.json").read_text())
+    assert abs(saved["differences"]["c"]["dice"]["mean_difference"] - 0.0667) < 1e-3
+
+
 def test_write_table_handles_a_single_variant(tmp_path):
     table = ablation_table([_result("a", 0, 0, {"i": 0.5, "j": 0.7})], n_resamples=100)
     write_table(table, tmp_path)

@@ -173,11 +173,14 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         from dskd.evaluation.ablate.results import read_results
         from dskd.evaluation.ablate.table import ablation_table, format_markdown
 
+        if len(args.table) > 1 and not args.out:
+            raise DskdError("--table with several folders needs --out, the folder of the table")
         variants = [v.strip() for v in args.variants.split(",")] if args.variants else None
-        result = ablation_table(read_results(args.table), reference=args.reference,
-                                figures=args.figures, variants=variants)
+        results = [r for folder in args.table for r in read_results(folder)]
+        result = ablation_table(results, reference=args.reference, figures=args.figures,
+                                variants=variants)
         print(format_markdown(result))
-        out = write_table(result, args.out or args.table)
+        out = write_table(result, args.out or args.table[0])
         print(f"wrote {out / 'table.md'}, table.json, table.html, forest.png")
         return 0
     from dskd.evaluation.ablate.grid import read_grid
@@ -222,8 +225,9 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-only", action="store_true",
                    help="train nothing: score the finished runs that have no result yet")
     p.add_argument("--dry-run", action="store_true", help="show what each run needs; run nothing")
-    p.add_argument("--table", default=None, metavar="DIR",
-                   help="tabulate the result files in DIR (an ablate --out folder or its results/)")
+    p.add_argument("--table", default=None, metavar="DIR", nargs="+",
+                   help="tabulate the result files in DIR (an ablate --out folder or its results/); "
+                        "several folders compare variants of several grids, e.g. the best of each")
     p.add_argument("--reference", default=None, help="--table: the reference variant (default: the grid's)")
     p.add_argument("--variants", default=None,
                    help="--table: comma-separated variants to compare (default: all with results)")
