@@ -2,6 +2,12 @@
 scoring, result files, and the submitit job array on submitit's local executor."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -151,3 +157,65 @@ def test_a_second_ablate_on_the_same_folder_is_refused(grid_file, tmp_path):
         planned, _ = run_grid(grid, out, jobs=1, threads=1, dry_run=True)  # looking is allowed
         assert [p.action for p in planned] == ["train", "train"]
     assert not (out / "runs").exists()
+
+
+def _children(pid: int) -> list[int]:
+    """Pids of the processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Pids of the processes whose command line contains `text` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    pids.append(int(entry.name))
+            except OSError:  # ended while we looked
+                continue
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
+def test_killing_ablate_ends_its_training_processes(grid_file, tmp_path):
+    raw = yaml.safe_load(grid_file.read_text())
+    raw["variants"] = [{"name": "dice", "set": ["loss.objective=dice", "optim.epochs=500"]}]
+    grid_file.write_text(yaml.safe_dump(raw))
+    out, workers = tmp_path / "killed", []
+    parent = subprocess.Popen([sys.executable, "-m", "dskd", "ablate", "--grid", str(grid_file), "--out",
+                               str(out), "--jobs", "2", "--threads", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not [p for p in _processes_naming(str(out)) if p != parent.pid]:
+            assert time.monotonic() < deadline and parent.poll() is None, "no dskd train started"
+            time.sleep(0.2)
+        time.sleep(1)
+        workers = _children(parent.pid)  # the pool's workers (and multiprocessing's tracker)
+        parent.send_signal(signal.SIGTERM)  # as `kill` does: the workers are not told directly
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 60
+        while _processes_naming(str(out)) or any(_alive(p) for p in workers):
+            assert time.monotonic() < deadline, (f"still running: {_processes_naming(str(out))}, "
+                                                 f"{[p for p in workers if _alive(p)]}")
+            time.sleep(0.2)
+    finally:
+        for pid in [*_processes_naming(str(out)), *(p for p in workers if _alive(p))]:
+            os.kill(pid, signal.SIGKILL)
+    assert (out / "runs" / "dice" / "fold0-seed0.log").is_file()

@@ -9,13 +9,18 @@ Launchers:
   submitit's local cluster in the tests.
 
 Only one `dskd ablate` runs a grid's --out folder at a time (dskd.folder_lock): a second one would
-resume the same runs twice.
+resume the same runs twice. So that the lock means it, a local pool's workers and their training
+processes end when `dskd ablate` ends, however it ends (Linux; `_follow_parent`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import shutil
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -26,7 +31,14 @@ from dskd.errors import DskdError
 from dskd.evaluation.ablate.grid import Grid, GridError
 from dskd.evaluation.ablate.results import result_path
 from dskd.evaluation.ablate.reuse import adopt_result
-from dskd.evaluation.ablate.runner import CellJob, Planned, default_threads, plan_grid, run_cell
+from dskd.evaluation.ablate.runner import (
+    CellJob,
+    Planned,
+    default_threads,
+    plan_grid,
+    run_cell,
+    stop_training,
+)
 from dskd.evaluation.ablate.runs import run_dir
 from dskd.folder_lock import folder_lock
 
@@ -39,10 +51,27 @@ def _describe(job: CellJob) -> str:
     return f"{job.cell.variant.name} fold {job.cell.fold} seed {job.cell.seed}"
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _follow_parent(parent: int) -> None:
+    """Pool initializer: when `dskd ablate` dies (killed, its terminal closed), each worker gets
+    SIGTERM and ends its `dskd train` (runner.stop_training), so no run trains on without the
+    process that holds the folder's lock; the next `dskd ablate` resumes it."""
+    signal.signal(signal.SIGTERM, stop_training)
+    if sys.platform.startswith("linux"):
+        # Linux's parent-death signal, prctl(PR_SET_PDEATHSIG): the standard library has no call
+        # for it and python-prctl is a C extension for this one call, so ctypes reaches libc.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os._exit(1)
+
+
 def launch_local(jobs: list[CellJob], *, workers: int) -> list[str]:
     """Run the jobs in a pool of `workers` processes; returns one error line per failed job."""
     failures = []
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=_follow_parent, initargs=(os.getpid(),)) as pool:
         futures = {pool.submit(run_cell, job): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]

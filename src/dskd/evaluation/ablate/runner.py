@@ -8,6 +8,7 @@ call continues a grid where the first one stopped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -40,7 +41,8 @@ from dskd.evaluation.ablate.runs import (
     run_dir,
 )
 
-__all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "format_plan", "run_cell"]
+__all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "format_plan", "run_cell",
+           "stop_training"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +138,18 @@ def format_plan(grid: Grid, planned: list[Planned], out: str | Path) -> str:
     return "\n".join(lines)
 
 
+_TRAINING: set[subprocess.Popen] = set()  # this process's running `dskd train`, for stop_training
+
+
+def stop_training(signum: int, frame: object = None) -> None:
+    """SIGTERM handler of a pool worker: end its `dskd train` (the run resumes next time), exit."""
+    for process in list(_TRAINING):
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    os._exit(128 + signum)  # not SystemExit: the pool's worker loop would catch it and wait on
+
+
 def _train(job: CellJob, config: Config, state: RunState) -> None:
     folder = Path(job.run_dir)
     overrides = [*job.cell.overrides, f"run.threads={job.threads}"]
@@ -152,7 +166,12 @@ def _train(job: CellJob, config: Config, state: RunState) -> None:
     with open(log_path, "a") as handle:
         handle.write(f"$ {' '.join(command)}\n")
         handle.flush()
-        code = subprocess.run(command, env=env, stdout=handle, stderr=subprocess.STDOUT).returncode
+        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        _TRAINING.add(process)
+        try:
+            code = process.wait()
+        finally:
+            _TRAINING.discard(process)
     if code != 0:
         raise DskdError(f"{job.cell.variant.name} fold {job.cell.fold} seed {job.cell.seed}: "
                         f"dskd train exited {code}; see {log_path}")
