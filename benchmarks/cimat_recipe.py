@@ -12,11 +12,18 @@ once with `dskd evaluate`'s protocol. Nothing is chosen on the test images.
 
     python benchmarks/cimat_recipe.py --runs runs/ablate/cimat-components/runs/dice \\
         --out benchmarks/results/cimat-recipe
+
+or, in one command that first trains (or resumes, or finds finished) the variant's fold models
+with `dskd ablate`, two at a time:
+
+    python benchmarks/cimat_recipe.py --grid benchmarks/ablations/components.yaml --variant dice \\
+        --out benchmarks/results/cimat-recipe
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -28,6 +35,8 @@ from dskd.checkpoint import load_model
 from dskd.data.cases import load_case
 from dskd.data.readers import read_cases
 from dskd.data.splits import apply_split, read_split_file
+from dskd.evaluation.ablate.grid import read_grid
+from dskd.evaluation.ablate.launch import run_grid
 from dskd.evaluation.evaluate import evaluate_checkpoint
 from dskd.inference.backends import TorchNet
 from dskd.inference.cases import net_probabilities
@@ -63,13 +72,33 @@ def out_of_fold(models: dict[int, Path], data: Path) -> dict[str, tuple[list, li
     return result
 
 
+def train_fold_models(grid_file: Path, variant: str, *, jobs: int) -> Path:
+    """Train (or resume) the variant's runs of the grid in runs/ablate/cimat-<grid>; their folder."""
+    grid = read_grid(grid_file)
+    grid = dataclasses.replace(grid, variants=(grid.variant(variant),), reference=variant)
+    out = REPO / "runs" / "ablate" / f"cimat-{grid.name}"
+    _, failures = run_grid(grid, out, jobs=jobs,
+                           results=REPO / "benchmarks" / "results" / "ablations" / grid.name / "results")
+    if failures:
+        raise SystemExit("fold models failed: " + "; ".join(failures))
+    return out / "runs" / variant
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, required=True, help="folder of fold<k>-seed0 runs")
+    parser.add_argument("--runs", type=Path, default=None, help="folder of fold<k>-seed0 runs")
+    parser.add_argument("--grid", type=Path, default=None,
+                        help="train the fold models of --variant of this grid first (dskd ablate)")
+    parser.add_argument("--variant", default="dice", help="--grid: the recipe's variant")
+    parser.add_argument("--jobs", type=int, default=2, help="--grid: runs at once")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    if (args.runs is None) == (args.grid is None):
+        parser.error("give --runs (trained fold models) or --grid (train them first)")
     started = time.perf_counter()
+    if args.grid is not None:
+        args.runs = train_fold_models(args.grid, args.variant, jobs=args.jobs)
     models = fold_models(args.runs)
     if not models:
         raise SystemExit(f"{args.runs}: no finished fold runs")
@@ -93,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                     if k in ("dice", "iou", "cldice", "sensitivity", "precision")},
                  "pooled_dice": summary.pooled.get("dice")},
         "seconds": round(time.perf_counter() - started, 1),
-        "command": "python benchmarks/cimat_recipe.py --runs " + str(args.runs) + " --out " + str(args.out),
+        "command": "python benchmarks/cimat_recipe.py " + (f"--grid {args.grid} --variant {args.variant}"
+                                                          if args.grid else f"--runs {args.runs}")
+                   + f" --out {args.out}",
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "recipe.json").write_text(json.dumps(result, indent=2) + "\n")
