@@ -77,7 +77,8 @@ def test_shipped_grids_resolve_every_cell(path):
 
 def test_components_grid_is_the_running_one():
     grid = read_grid(GRIDS / "components.yaml")
-    assert grid.names == ["dice", "dskd", "pskd", "ddl", "deep_supervision"] and grid.seeds == (0,)
+    # Committed results are named by these variants: new ones may be added, these stay.
+    assert grid.names[:5] == ["dice", "dskd", "pskd", "ddl", "deep_supervision"] and grid.seeds == (0,)
     assert yaml.safe_load((GRIDS / "components.yaml").read_text())["base"] == "cimat-cv.yaml"
 
 
