@@ -159,37 +159,32 @@ def test_a_second_ablate_on_the_same_folder_is_refused(grid_file, tmp_path):
     assert not (out / "runs").exists()
 
 
-def _children(pid: int) -> list[int]:
-    """Pids of the processes whose parent is `pid` (Linux /proc)."""
-    children = []
+def _processes() -> list[tuple[int, int, str, str]]:
+    """(pid, parent pid, state, command line) of every live process (Linux /proc)."""
+    found = []
     for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
+        if not entry.name.isdigit():
             continue
-    return children
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):  # ended while we looked
+            continue
+        if state != "Z":
+            found.append((int(entry.name), int(ppid), state, command))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    return [p for p, ppid, _, _ in _processes() if ppid == pid]
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return any(p == pid for p, _, _, _ in _processes())
 
 
 def _processes_naming(text: str) -> list[int]:
-    """Pids of the processes whose command line contains `text` (Linux /proc)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if text in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                    pids.append(int(entry.name))
-            except OSError:  # ended while we looked
-                continue
-    return pids
+    return [p for p, _, _, command in _processes() if text in command]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")

@@ -37,9 +37,12 @@ def _check_finite(total: torch.Tensor, world: World | None) -> None:
     The processes decide together, before backward: a process that stopped alone would leave the
     others waiting forever in DDP's gradient all-reduce.
     """
-    finite = torch.isfinite(total).float()
-    everywhere = reduce_sum(finite.clone(), world) if world is not None else finite
-    if float(everywhere) < (world.size if world is not None else 1):
+    finite = torch.isfinite(total)
+    if world is not None and world.distributed:
+        everywhere = float(reduce_sum(finite.float(), world)) == world.size
+    else:
+        everywhere = bool(finite)  # the one host sync of the check, as in a single process
+    if not everywhere:
         raise NonFiniteLossError(f"loss is {float(total):g}" if not bool(finite)
                                  else "the loss of another process is not finite")
 
