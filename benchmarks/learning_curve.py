@@ -64,22 +64,23 @@ def _points(value: float) -> str:
     return f"{100 * value:+.1f}"
 
 
+def _row(first: list[str], row: dict) -> str:
+    """A table row: the given first cells, both Dice figures, the difference in points, p."""
+    low, high = row["difference_ci"]
+    return " | ".join(["", *first, f"{row['reference_dice']:.4f}", f"{row['variant_dice']:.4f}",
+                       f"{_points(row['difference'])} [{_points(low)}, {_points(high)}]",
+                       f"{row['wilcoxon_p']:.3g}", ""]).strip()
+
+
 def format_markdown(curve: dict) -> str:
     lines = ["| labels | objective | images (folds) | from scratch | from synthetic "
              "| gain, Dice points [95% CI] | Wilcoxon p |", "|---:|---|---|---:|---:|---:|---:|"]
-    for row in curve["synthetic_minus_scratch"]:
-        low, high = row["difference_ci"]
-        lines.append(f"| {row['labels']} | {row['objective']} | {row['n_images']} "
-                     f"({','.join(map(str, row['folds']))}) | {row['reference_dice']:.4f} | "
-                     f"{row['variant_dice']:.4f} | {_points(row['difference'])} [{_points(low)}, "
-                     f"{_points(high)}] | {row['wilcoxon_p']:.3g} |")
+    lines += [_row([str(r["labels"]), r["objective"],
+                    f"{r['n_images']} ({','.join(map(str, r['folds']))})"], r)
+              for r in curve["synthetic_minus_scratch"]]
     lines += ["", "| labels | start | images | Dice objective | DSKD objective "
               "| DSKD - Dice, points [95% CI] | Wilcoxon p |", "|---:|---|---:|---:|---:|---:|---:|"]
-    for row in curve["dskd_minus_dice"]:
-        low, high = row["difference_ci"]
-        lines.append(f"| {row['labels']} | {row['start']} | {row['n_images']} | {row['reference_dice']:.4f} "
-                     f"| {row['variant_dice']:.4f} | {_points(row['difference'])} [{_points(low)}, "
-                     f"{_points(high)}] | {row['wilcoxon_p']:.3g} |")
+    lines += [_row([str(r["labels"]), r["start"], str(r["n_images"])], r) for r in curve["dskd_minus_dice"]]
     return "\n".join(lines) + "\n"
 
 
@@ -90,9 +91,7 @@ def plot(curve: dict, path: Path) -> None:
               ("dskd", "scratch"): ("tab:orange", "--"), ("dskd", "synthetic"): ("tab:orange", "-")}
     for objective in OBJECTIVES:
         rows = [r for r in curve["synthetic_minus_scratch"] if r["objective"] == objective]
-        for start, key in (("scratch", "reference"), ("synthetic", "variant")):
-            if not rows:
-                continue
+        for start, key in (("scratch", "reference"), ("synthetic", "variant")) if rows else ():
             colour, line = styles[(objective, start)]
             means = [r[f"{key}_dice"] for r in rows]
             errors = [[m - r[f"{key}_dice_ci"][0] for m, r in zip(means, rows, strict=True)],
