@@ -82,6 +82,14 @@ def test_components_grid_is_the_running_one():
     assert yaml.safe_load((GRIDS / "components.yaml").read_text())["base"] == "cimat-cv.yaml"
 
 
+def test_only_variants_cuts_the_grid_in_its_order_and_names_its_variants(base):
+    grid = _grid(base, axes={"loss.tau": [1, 3]})
+    assert grid.names == ["dice", "tau1", "tau3"]
+    assert grid.only_variants(["tau3", "dice"]).names == ["dice", "tau3"]
+    with pytest.raises(GridError, match="--variants nope: no variant nope; variants: "):
+        grid.only_variants(["nope"])
+
+
 def test_only_folds_cuts_the_grid_and_names_its_folds(base):
     grid = _grid(base, folds=[0, 1, 2])
     assert [c.fold for c in grid.only_folds([2, 0]).cells()] == [0, 2]

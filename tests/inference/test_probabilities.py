@@ -34,6 +34,7 @@ class PointwiseNet:
     reproduce the whole-image result exactly; it records the shapes it was given."""
 
     size_multiple = 16
+    input_scale = 1
 
     def __init__(self):
         self.shapes = []

@@ -194,6 +194,8 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         except ValueError:
             raise DskdError(f"--folds {args.folds}: give fold numbers separated by commas, "
                             "e.g. 0,1") from None
+    if args.variants:
+        grid = grid.only_variants([v.strip() for v in args.variants.split(",")])
     planned, failures = run_grid(grid, args.out, jobs=args.jobs, threads=args.threads,
                                  results=args.results, launcher=args.launcher,
                                  score_only=args.score_only, dry_run=args.dry_run,
@@ -230,7 +232,8 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
                         "several folders compare variants of several grids, e.g. the best of each")
     p.add_argument("--reference", default=None, help="--table: the reference variant (default: the grid's)")
     p.add_argument("--variants", default=None,
-                   help="--table: comma-separated variants to compare (default: all with results)")
+                   help="comma-separated variants: --grid: run only these now; --table: compare "
+                        "only these (default: all, or all with results)")
     p.add_argument("--figures", choices=("primary", "secondary"), default="primary",
                    help="--table: primary (last.pt at 0.5, default) or secondary (best.pt, its threshold)")
     p.set_defaults(func=_cmd_ablate)

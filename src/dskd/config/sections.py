@@ -47,6 +47,10 @@ class ModelConfig:
     depth: int = 4  # number of poolings = number of decoder stages = number of side outputs
     width: int = 16  # channels of the first encoder stage; doubled at each level
     in_channels: int = 1
+    # The network sees images upscaled this many times (1-4): vessels of 1-2 px become 2s-4s px
+    # wide. It trains on upscaled crops and predicts on an upscaled frame averaged back, so masks
+    # and scores keep the image's size; inference costs s**2 times more (dskd.data.resolution).
+    input_scale: int = 1
     # A checkpoint whose weights start the student (e.g. a `dskd pretrain` run's best.pt), read
     # weights-only and refused unless its architecture is this one; empty: random initialisation.
     init: str = ""

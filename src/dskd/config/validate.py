@@ -85,6 +85,10 @@ def _validate(config: Config) -> None:
     checks = [
         (m.depth >= 1, f"model.depth={m.depth} must be >= 1"),
         (m.width >= 1, f"model.width={m.width} must be >= 1"),
+        (1 <= m.input_scale <= 4, f"model.input_scale={m.input_scale} must be 1, 2, 3 or 4"),
+        (m.input_scale == 1 or d.source != "synthetic",
+         "model.input_scale > 1 trains on upscaled dataset images; data.source=synthetic draws "
+         "its own, so set synthetic.size instead"),
         (d.crop_size % (2**m.depth) == 0,
          f"data.crop_size={d.crop_size} is not divisible by 2**model.depth={2**m.depth}; "
          f"use {max(2**m.depth, d.crop_size // 2**m.depth * 2**m.depth)}"),

@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from dskd.data.cases import Case, CaseArrays, load_case
+from dskd.data.resolution import upscale_case
 from dskd.data.transforms import (
     AugmentConfig,
     augment_intensity,
@@ -28,14 +29,16 @@ __all__ = ["TrainCrops", "EpochSampler", "LazyCases", "load_cases", "image_tenso
 
 
 class LazyCases(Sequence[CaseArrays]):
-    """Cases read from disk on every access: item k is `load_case(cases[k])`.
+    """Cases read from disk on every access: item k is `load_case(cases[k])`, upscaled `scale`
+    times (dskd.data.resolution).
 
     Holds only file paths, so it is cheap to send to data-loader workers, and a worker holds one
     image at a time: memory stays the same whatever the number of images.
     """
 
-    def __init__(self, cases: Sequence[Case]) -> None:
+    def __init__(self, cases: Sequence[Case], *, scale: int = 1) -> None:
         self.cases = list(cases)
+        self.scale = scale
 
     def __len__(self) -> int:
         return len(self.cases)
@@ -47,13 +50,16 @@ class LazyCases(Sequence[CaseArrays]):
 
     def __getitem__(self, index: int | slice) -> CaseArrays | LazyCases:
         if isinstance(index, slice):
-            return LazyCases(self.cases[index])
-        return load_case(self.cases[index])
+            return LazyCases(self.cases[index], scale=self.scale)
+        return upscale_case(load_case(self.cases[index]), self.scale)
 
 
-def load_cases(cases: Sequence[Case], *, cache: bool) -> Sequence[CaseArrays]:
-    """All cases read now into memory (cache=True), or a LazyCases that reads each on access."""
-    return [load_case(c) for c in cases] if cache else LazyCases(cases)
+def load_cases(cases: Sequence[Case], *, cache: bool, scale: int = 1) -> Sequence[CaseArrays]:
+    """All cases read now into memory (cache=True), or a LazyCases that reads each on access;
+    scale: upscale each that many times (a network of model.input_scale trains on them)."""
+    if not cache:
+        return LazyCases(cases, scale=scale)
+    return [upscale_case(load_case(c), scale) for c in cases]
 
 
 class TrainCrops(Dataset):

@@ -93,7 +93,8 @@ def export_model(model: nn.Module, out: str | Path, *, threshold: float = 0.5,
                               input_names=["image"], output_names=["probability"],
                               dynamic_axes={"image": axes, "probability": axes},
                               do_constant_folding=True)
-        _attach_metadata(tmp, {"size_multiple": multiple, "threshold": threshold,
+        _attach_metadata(tmp, {"size_multiple": multiple,
+                               "input_scale": int(unwrap(model).input_scale), "threshold": threshold,
                                "config": config or {}, "dskd_version": __version__, "source": source})
         if check:
             error = check_onnx(net, tmp, name=out)

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 Backend = Literal["torch", "onnxruntime"]
 BACKENDS: tuple[str, ...] = ("torch", "onnxruntime")
-ONNX_METADATA_KEY = "dskd"  # metadata_props entry holding JSON: size_multiple, threshold, config
+ONNX_METADATA_KEY = "dskd"  # metadata_props entry holding JSON: size_multiple, input_scale,
+                            # threshold, config
 
 
 def parse_device(name: str) -> torch.device:
@@ -52,6 +53,7 @@ def parse_device(name: str) -> torch.device:
 
 class Net(Protocol):
     size_multiple: int
+    input_scale: int  # frames are upscaled this many times before the network (model.input_scale)
 
     def __call__(self, batch: Tensor) -> Tensor:
         """(B, 1, H, W) float32 on the CPU, H and W multiples of size_multiple -> probabilities."""
@@ -71,6 +73,7 @@ class TorchNet:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.autocast_dtype = autocast_dtype
         self.size_multiple = int(unwrap(model).size_multiple)
+        self.input_scale = int(unwrap(model).input_scale)
 
     # no_grad, not inference_mode: the output must stay an ordinary tensor, since MONAI's sliding
     # window weights it in place, which an inference tensor refuses outside inference mode.
@@ -114,6 +117,7 @@ class OnnxNet:
             self.metadata = json.loads(meta)
             self.size_multiple = int(self.metadata["size_multiple"])
             self.threshold = float(self.metadata["threshold"])
+            self.input_scale = int(self.metadata.get("input_scale", 1))  # exports before it: 1
         except (ValueError, TypeError, KeyError) as error:
             raise CheckpointError(f"{path}: damaged dskd metadata ({type(error).__name__}: {error}); "
                                   "export it again with `dskd export`") from None

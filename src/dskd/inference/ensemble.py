@@ -16,13 +16,20 @@ __all__ = ["EnsembleNet", "agreed_threshold", "as_one_net"]
 
 class EnsembleNet:
     """A Net whose output is the mean of its members' probabilities. Its size multiple is the
-    least common multiple of theirs, so every member sees an input it accepts."""
+    least common multiple of theirs, so every member sees an input it accepts; all members must
+    share one input scale."""
 
     def __init__(self, nets: Sequence[Net]) -> None:
         if not nets:
             raise ValueError("an ensemble needs at least one network")
         self.nets = list(nets)
         self.size_multiple = math.lcm(*(int(n.size_multiple) for n in self.nets))
+        scales = sorted({int(n.input_scale) for n in self.nets})
+        if len(scales) > 1:  # their probabilities would not be of the same pixels
+            raise DskdError(f"the {len(self.nets)} models see images at different scales "
+                            f"(model.input_scale {', '.join(map(str, scales))}); ensemble models "
+                            "of one scale")
+        self.input_scale = scales[0]
 
     def __call__(self, batch: Tensor) -> Tensor:
         """(B, 1, H, W) -> the members' mean probabilities (B, 1, H, W)."""

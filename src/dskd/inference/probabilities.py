@@ -1,6 +1,6 @@
-"""Whole-image probabilities from a network: standardise, pad to the network's multiple, run the
-image whole or in overlapping windows, optionally average over flips or all 8 symmetries (test-time
-augmentation), crop back.
+"""Whole-image probabilities from a network: upscale to the network's input scale, standardise, pad
+to the network's multiple, run the image whole or in overlapping windows, optionally average over
+flips or all 8 symmetries (test-time augmentation), crop back and average back to the image's size.
 
 Every backend (dskd.inference.backends: PyTorch or ONNX Runtime, or an ensemble of them) goes
 through these same steps, so all see identical inputs and their outputs can be compared number
@@ -17,6 +17,7 @@ from monai.inferers import sliding_window_inference
 from torch import Tensor, nn
 
 from dskd.data.datasets import image_tensor
+from dskd.data.resolution import downscale_probabilities, upscale_image
 from dskd.errors import DataError
 from dskd.inference.backends import Net, TorchNet
 
@@ -77,19 +78,24 @@ def frame_probabilities(net: Net, image: np.ndarray, *, tta: TTA = "none",
                         window: int | None = None) -> np.ndarray:
     """image: float32 (H, W) in [0, 1] -> vessel probabilities float32 (H, W), any H and W.
 
+    A network of input scale s (model.input_scale) runs on the image upscaled s times; each
+    pixel's probability is the mean over its s x s block (dskd.data.resolution).
     tta: average over the transforms of TTA_TRANSFORMS[tta] (4 flips, or all 8 symmetries).
     window: tile images larger than this (see run_network; pass it through check_window first).
     """
     if tta not in TTA_TRANSFORMS:
         raise DataError(f"tta '{tta}' is not an option; valid: {', '.join(TTA_TRANSFORMS)}")
-    height, width = image.shape
-    batch = image_tensor(image, net.size_multiple)  # standardised, edge-padded at bottom/right
+    scale = net.input_scale
+    height, width = image.shape[0] * scale, image.shape[1] * scale
+    # standardised, edge-padded at bottom/right, at the scale the network was trained on
+    batch = image_tensor(upscale_image(image, scale), net.size_multiple)
     transforms = TTA_TRANSFORMS[tta]
     total = torch.zeros_like(batch)
     for dims, swap in transforms:
         probabilities = run_network(net, _transform(batch, dims, swap), window=window)
         total += _untransform(probabilities, dims, swap)
-    return (total[0, 0, :height, :width] / len(transforms)).numpy()
+    mean = total[:, :, :height, :width] / len(transforms)
+    return downscale_probabilities(mean, scale)[0, 0].numpy()
 
 
 def predict_probabilities(model: nn.Module, image: np.ndarray, device: torch.device, *,

@@ -30,9 +30,13 @@ class UNetOutput:
 
 
 class UNet(nn.Module):
-    def __init__(self, *, depth: int = 4, width: int = 16, in_channels: int = 1) -> None:
+    def __init__(self, *, depth: int = 4, width: int = 16, in_channels: int = 1,
+                 input_scale: int = 1) -> None:
         super().__init__()
         self.depth = depth
+        # How many times larger than they are this network sees images (model.input_scale):
+        # not a weight, but how every prediction must feed it (dskd.inference.probabilities).
+        self.input_scale = input_scale
         channels = [width * 2**level for level in range(depth + 1)]  # encoder levels + bottleneck
         self.encoders = nn.ModuleList()
         previous = in_channels
@@ -88,7 +92,9 @@ class UNetSettings(Protocol):
     depth: int
     width: int
     in_channels: int
+    input_scale: int
 
 
 def build_model(settings: UNetSettings) -> UNet:
-    return UNet(depth=settings.depth, width=settings.width, in_channels=settings.in_channels)
+    return UNet(depth=settings.depth, width=settings.width, in_channels=settings.in_channels,
+                input_scale=settings.input_scale)

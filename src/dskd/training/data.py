@@ -76,13 +76,17 @@ def training_data(config: Config, device: torch.device, world: World) -> Trainin
     if any(c.mask is None for c in val_cases):
         raise DataError("validation cases need masks")
     # Every crop carries its placement (a few numbers), so any teacher policy can use it.
-    crops = TrainCrops(load_cases(train_cases, cache=config.data.cache),
+    # A network of model.input_scale s trains on images and masks s times larger; validation
+    # images stay as they are, since prediction resamples (dskd.inference.probabilities).
+    crops = TrainCrops(load_cases(train_cases, cache=config.data.cache,
+                                  scale=config.model.input_scale),
                        crop_size=config.data.crop_size,
                        samples_per_epoch=config.data.samples_per_epoch,
                        foreground_prob=config.data.foreground_crop_prob, augment=config.augment,
                        seed=config.run.seed, with_placement=True)
-    log.info("training on %d images, validating on %d, %d crops of %d px per epoch, %d process(es)",
-             len(train_cases), len(val_cases), config.data.samples_per_epoch,
-             config.data.crop_size, world.size)
+    log.info("training on %d images%s, validating on %d, %d crops of %d px per epoch, "
+             "%d process(es)", len(train_cases),
+             f" upscaled {config.model.input_scale}x" if config.model.input_scale != 1 else "",
+             len(val_cases), config.data.samples_per_epoch, config.data.crop_size, world.size)
     return TrainingData(*_train_loader(crops, config.data, device, world), crops.cases,
                         load_cases(val_cases, cache=config.data.cache))

@@ -62,6 +62,12 @@ def _test_figures(evaluation: Path | None) -> dict[str, Any] | None:
             "pooled": summary.get("pooled", {})}
 
 
+def _input_scale(scale: int) -> str:
+    if scale == 1:
+        return "the frame's own pixels"
+    return f"upscaled {scale}x (bilinear), probabilities averaged back onto the frame's pixels"
+
+
 def model_card(model: str | Path, *, backend: str, threshold: float, gray: str, size_multiple: int,
                window: int | None, evaluation: Path | None = None,
                limits: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -87,6 +93,7 @@ def model_card(model: str | Path, *, backend: str, threshold: float, gray: str, 
         "test": _test_figures(evaluation),
         "threshold": {"value": threshold, "policy": run.get("threshold")},
         "input": {"formats": list(INPUT_FORMATS), "gray_rule": gray,
+                  "scale": _input_scale(config.get("model", {}).get("input_scale", 1)),
                   "standardisation": "each frame z-scored by its own mean and std",
                   "padding": f"edge-padded to a multiple of {size_multiple}, cropped back",
                   "window": window, "test_time_augmentation": False,

@@ -89,6 +89,15 @@ class Grid:
                             f"{', '.join(map(str, self.folds))}")
         return dataclasses.replace(self, folds=tuple(k for k in self.folds if k in folds))
 
+    def only_variants(self, names: list[str]) -> Grid:
+        """The grid cut to some of its variants, in the grid's order (the ones that matter most
+        first, when a session cannot run them all)."""
+        unknown = [n for n in names if n not in self.names]
+        if unknown or not names:
+            raise GridError(f"{self.path}: --variants {','.join(names)}: no variant "
+                            f"{', '.join(unknown) or '(none given)'}; variants: {', '.join(self.names)}")
+        return dataclasses.replace(self, variants=tuple(v for v in self.variants if v.name in names))
+
     def variant(self, name: str) -> Variant:
         for variant in self.variants:
             if variant.name == name:
