@@ -10,7 +10,7 @@ from PIL import Image
 from dskd.checkpoint import load_model
 from dskd.cli import main
 from dskd.config import load_config, replace
-from dskd.data.synthetic import synth_angiogram
+from dskd.data.synthetic import synth_angiogram, write_synthetic_dataset
 from dskd.errors import ConfigError, DskdError
 from dskd.inference import frame_probabilities
 from dskd.inference.backends import OnnxNet, TorchNet
@@ -18,15 +18,13 @@ from dskd.inference.ensemble import EnsembleNet
 from dskd.training.data import training_data
 from dskd.training.distributed import World
 from dskd.training.fit import fit
+from tests.conftest import TINY_OVERRIDES
 from tests.model_files import random_model
 
 
 @pytest.fixture(scope="module")
 def upscaled_run(tmp_path_factory):
     """A tiny run of model.input_scale=2 and its ONNX export."""
-    from tests.conftest import TINY_OVERRIDES
-    from dskd.data.synthetic import write_synthetic_dataset
-
     work = tmp_path_factory.mktemp("scale")
     root = write_synthetic_dataset(work / "train", n=8, size=64, seed=3, progress=False)
     config = load_config(None, [f"data.root={root}", *TINY_OVERRIDES, "model.input_scale=2"])
