@@ -40,8 +40,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from dskd.deploy.export import export_onnx
 
-    out = export_onnx(args.checkpoint, args.out, check=not args.no_check)
+    if args.calibration and not args.int8:
+        raise DskdError("--calibration calibrates an int8 model; add --int8")
+    out = export_onnx(args.checkpoint, args.out, check=not args.no_check, int8=args.int8,
+                      calibration=args.calibration, calibration_frames=args.calibration_frames)
     checked = "" if args.no_check else ", checked against PyTorch at two sizes and batch sizes"
+    if args.int8 and not args.no_check:
+        checked += "; int8, its masks checked against float32's on the calibration frames"
     print(f"wrote {out} (dynamic batch, height and width; probabilities out{checked})")
     return 0
 
@@ -111,6 +116,13 @@ def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--no-check", action="store_true",
                    help="skip comparing ONNX Runtime with PyTorch after export")
+    p.add_argument("--int8", action="store_true",
+                   help="quantise to int8 in ONNX Runtime (static, calibrated; docs/inference.md)")
+    p.add_argument("--calibration", nargs="+", default=None, metavar="PATH",
+                   help="--int8: images, DICOM files, folders or globs to calibrate on (default: "
+                        "synthetic angiograms; frames like those the model will see are better)")
+    p.add_argument("--calibration-frames", type=int, default=16,
+                   help="--int8: frames to calibrate on (default 16)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("serve", help="a web page and an HTTP API that segment angiograms (docs/serve.md)")

@@ -19,7 +19,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,7 @@ from dskd.config import config_to_dict
 from dskd.errors import DskdError
 from dskd.inference.backends import ONNX_METADATA_KEY, OnnxNet
 from dskd.models.wrappers import unwrap
-from dskd.writing import atomic_path, make_output_folder
+from dskd.writing import atomic_path, make_output_folder, temporary_path
 
 __all__ = ["ProbabilityNet", "export_onnx", "export_model", "check_onnx", "OPSET"]
 
@@ -52,13 +54,22 @@ class ProbabilityNet(nn.Module):
         return torch.sigmoid(self.model(image, with_side_outputs=False).logits)
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, *, check: bool = True) -> Path:
+def export_onnx(checkpoint: str | Path, out: str | Path, *, check: bool = True, int8: bool = False,
+                calibration: Sequence[str | Path] | None = None, calibration_frames: int = 16) -> Path:
     """Write `out` (an ONNX model) from a dskd checkpoint; with `check`, verify it against PyTorch
-    at two sizes and two batch sizes (raises DskdError when they disagree by more than 1e-4)."""
+    at two sizes and two batch sizes (raises DskdError when they disagree by more than 1e-4).
+    int8: quantise it, calibrated on up to `calibration_frames` frames of the files under
+    `calibration` (default: synthetic angiograms; dskd.deploy.quantize)."""
     _check_target(Path(out))  # before loading: a wrong --out fails at once
     model, config, threshold = load_model(checkpoint)
+    frames = None
+    if int8:
+        from dskd.data.readers import gray_rule
+        from dskd.deploy.quantize import calibration_frames as read_frames
+
+        frames = read_frames(calibration, count=calibration_frames, gray=gray_rule(config.data.layout))
     return export_model(model, out, threshold=threshold, config=config_to_dict(config),
-                        source=str(checkpoint), check=check)
+                        source=str(checkpoint), check=check, int8_frames=frames)
 
 
 def _check_target(out: Path) -> None:
@@ -71,42 +82,78 @@ def _check_target(out: Path) -> None:
 
 
 def export_model(model: nn.Module, out: str | Path, *, threshold: float = 0.5,
-                 config: dict | None = None, source: str = "", check: bool = True) -> Path:
+                 config: dict | None = None, source: str = "", check: bool = True,
+                 int8_frames: Sequence[np.ndarray] | None = None) -> Path:
     """Write `out` from a model in memory (see export_onnx); the model itself is left untouched.
 
     The graph, its metadata and the check all happen on a temporary file beside `out`, renamed
     onto it only when all three succeeded: an existing `out` survives a failed or interrupted
-    export, and no model that failed its check is left behind.
+    export, and no model that failed its check is left behind. With int8_frames the checked
+    float32 graph is then quantised, and the int8 model is checked against it on those frames.
     """
     net = ProbabilityNet(copy.deepcopy(unwrap(model)).cpu()).eval()
-    multiple = unwrap(model).size_multiple
+    multiple, scale = unwrap(model).size_multiple, int(unwrap(model).input_scale)
     out = Path(out)
     _check_target(out)
-    example = torch.zeros(1, 1, 2 * multiple, 2 * multiple)
-    axes = {0: "batch", 2: "height", 3: "width"}
+    metadata = {"size_multiple": multiple, "input_scale": scale, "threshold": threshold,
+                "config": config or {}, "dskd_version": __version__, "source": source}
     with atomic_path(out) as tmp:
-        with warnings.catch_warnings():
-            # The tracer warns about the model's size check (a Python `if` on the input's shape),
-            # which is rightly left out of the graph, and torch warns that this exporter is legacy.
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (example,), str(tmp), dynamo=False, opset_version=OPSET,
-                              input_names=["image"], output_names=["probability"],
-                              dynamic_axes={"image": axes, "probability": axes},
-                              do_constant_folding=True)
-        _attach_metadata(tmp, {"size_multiple": multiple,
-                               "input_scale": int(unwrap(model).input_scale), "threshold": threshold,
-                               "config": config or {}, "dskd_version": __version__, "source": source})
+        _write_graph(net, tmp, multiple)
+        _attach_metadata(tmp, metadata)
         if check:
             error = check_onnx(net, tmp, name=out)
             log.info("exported %s (max |PyTorch - ONNX Runtime| = %.2e over two sizes and batches)",
                      out, error)
+        if int8_frames is not None:
+            _quantize(tmp, out, int8_frames, metadata, check=check)
     return out
+
+
+def _write_graph(net: nn.Module, path: Path, multiple: int) -> None:
+    example = torch.zeros(1, 1, 2 * multiple, 2 * multiple)
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings():
+        # The tracer warns about the model's size check (a Python `if` on the input's shape),
+        # which is rightly left out of the graph, and torch warns that this exporter is legacy.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (example,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=["image"], output_names=["probability"],
+                          dynamic_axes={"image": axes, "probability": axes},
+                          do_constant_folding=True)
+
+
+def _quantize(path: Path, out: Path, frames: Sequence[np.ndarray], metadata: dict, *,
+              check: bool) -> None:
+    """Replace the float32 model at `path` by its int8 model; with `check`, refuse one whose
+    masks differ from float32's (dskd.deploy.quantize.compare_quantized)."""
+    from dskd.deploy.quantize import compare_quantized, quantize_onnx
+
+    quantized = temporary_path(out)
+    try:
+        quantize_onnx(path, quantized, frames, size_multiple=metadata["size_multiple"],
+                      input_scale=metadata["input_scale"])
+        quantization = {"weights": "int8 per channel", "activations": "uint8 per tensor",
+                        "format": "QDQ", "calibration_frames": len(frames)}
+        _attach_metadata(quantized, {**metadata, "quantization": quantization})
+        if check:
+            figures = compare_quantized(OnnxNet(path), OnnxNet(quantized), frames,
+                                        threshold=metadata["threshold"], name=out)
+            _attach_metadata(quantized, {**metadata, "quantization": {**quantization, **figures}})
+            log.info("int8: max |float32 - int8| = %.2e; masks agree by a Dice of at least %.4f "
+                     "(%d calibration frames)", figures["max_abs_dp"], figures["min_mask_dice"],
+                     len(frames))
+        os.replace(quantized, path)
+    finally:
+        quantized.unlink(missing_ok=True)
 
 
 def _attach_metadata(path: Path, metadata: dict) -> None:
     import onnx
 
     model = onnx.load(str(path))
+    for index in reversed(range(len(model.metadata_props))):  # one entry: replace an earlier one
+        if model.metadata_props[index].key == ONNX_METADATA_KEY:
+            del model.metadata_props[index]
     entry = model.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, json.dumps(metadata)
     onnx.checker.check_model(model)

@@ -1,0 +1,15 @@
+"""benchmarks/int8_onnx.py: float32 against int8 ONNX models of one network, on a tiny frame."""
+
+from tests.benchmark_scripts import load_benchmark
+
+
+def test_each_format_is_timed_and_compared_with_float32(tmp_path):
+    module = load_benchmark("int8_onnx")
+    rows = module.measure_width(4, size=64, frames=2, threads=1, calibration=2, folder=tmp_path)
+    assert [r["format"] for r in rows] == ["float32", "int8 QDQ", "int8 QOperator"]
+    assert rows[0]["speedup"] == 1.0 and rows[0]["max_abs_dp"] == 0.0
+    for row in rows[1:]:
+        assert row["ms_per_frame"] > 0 and 0 < row["max_abs_dp"] < 0.05  # quantised, and close
+    text = module.format_markdown({"command": "c", "cpu": "x", "threads": 1, "load_before": 0,
+                                   "load_after": 0, "size": 64, "frames": 2, "rows": rows})
+    assert "| 4 | int8 QDQ |" in text
