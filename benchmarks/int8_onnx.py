@@ -1,12 +1,15 @@
-"""int8 quantisation in ONNX Runtime as a speed lever (issue 13): float32 against static int8
-(QDQ and QOperator formats, per-channel weights, calibrated on synthetic angiograms) for the
+"""int8 quantisation in ONNX Runtime as a speed lever (issue 13): float32 against the int8 model
+of `dskd export --int8` (dskd.deploy.quantize, calibrated here on synthetic angiograms) for the
 512x512 network of each width, timed alternately in one process so that both see the same load.
 
-Only a speed-up worth having would be followed by the Dice check on out-of-fold images (int8 is
-adopted only if it keeps Dice within 0.5 point); the probabilities and masks of the untrained
-networks against float32 are reported here as a first check.
+With --checkpoints (fold models of the ablation grids), the Dice check: each model exported in
+float32 and in int8 (calibrated on 16 of its own training images), both scored on its held-out
+fold (threshold 0.5, the grids' primary figure), and the paired per-image Dice difference. int8
+is worth using where it is faster and keeps Dice within 0.5 point.
 
     python benchmarks/int8_onnx.py --widths 4 8 16 --out benchmarks/results
+    python benchmarks/int8_onnx.py --widths --checkpoints runs/ablate/cimat-width/runs/*/fold0-seed0/last.pt \
+        --out benchmarks/results
 """
 
 from __future__ import annotations
@@ -23,26 +26,19 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from dskd.checkpoint import load_model
+from dskd.data.cases import load_case
 from dskd.data.datasets import image_tensor
 from dskd.data.synthetic import synth_angiogram
+from dskd.data.training_split import split_training_cases
 from dskd.deploy.export import export_model
+from dskd.deploy.quantize import quantize_onnx
+from dskd.evaluation.stats import paired_comparison
+from dskd.inference import frame_probabilities
+from dskd.inference.backends import OnnxNet
+from dskd.metrics.scoring import score_predictions
 from dskd.models.unet import UNet
-
-FORMATS = {"int8 QDQ": QuantFormat.QDQ, "int8 QOperator": QuantFormat.QOperator}
-
-
-class _Calibration(CalibrationDataReader):
-    """The calibration images, one batch of one at a time, as ONNX Runtime asks for them."""
-
-    def __init__(self, images: list[np.ndarray]) -> None:
-        self.images = iter(images)
-
-    def get_next(self) -> dict | None:
-        image = next(self.images, None)
-        return None if image is None else {"image": image}
 
 
 def _session(path: Path, threads: int) -> ort.InferenceSession:
@@ -54,21 +50,15 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 
 def measure_width(width: int, *, size: int, frames: int, threads: int, calibration: int,
                   folder: Path) -> list[dict]:
+    """float32 against the int8 model `dskd export --int8` writes, for an untrained network."""
     torch.manual_seed(0)
-    fp32 = export_model(UNet(depth=4, width=width).eval(), folder / f"w{width}.onnx", check=False)
-    images = [image_tensor(synth_angiogram(np.random.default_rng(s), size)[0], 16).numpy()
-              for s in range(calibration + 1)]
-    prepared = folder / f"w{width}-pre.onnx"
-    # symbolic shape inference cannot follow the dynamic height and width; ONNX's own can
-    quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-    sessions = {"float32": _session(fp32, threads)}
-    for name, quant_format in FORMATS.items():
-        out = folder / f"w{width}-{name.split()[1]}.onnx"
-        quantize_static(str(prepared), str(out), _Calibration(images[1:]), quant_format=quant_format,
-                        per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8)
-        sessions[name] = _session(out, threads)
-    x = images[0]  # not a calibration image
+    model = UNet(depth=4, width=width).eval()
+    images = [synth_angiogram(np.random.default_rng(s), size)[0] for s in range(calibration + 1)]
+    fp32 = export_model(model, folder / f"w{width}.onnx", check=False)
+    int8 = folder / f"w{width}-int8.onnx"
+    quantize_onnx(fp32, int8, images[1:], size_multiple=model.size_multiple, input_scale=1)
+    sessions = {"float32": _session(fp32, threads), "int8": _session(int8, threads)}
+    x = image_tensor(images[0], model.size_multiple).numpy()  # not a calibration image
     outputs = {name: s.run(None, {"image": x})[0] for name, s in sessions.items()}
     times: dict[str, list[float]] = {name: [] for name in sessions}
     for _ in range(frames):  # alternate, so that a change of load hits every format alike
@@ -85,6 +75,29 @@ def measure_width(width: int, *, size: int, frames: int, threads: int, calibrati
             for name, t in times.items()]
 
 
+def dice_check(checkpoint: Path, *, calibration: int, folder: Path) -> dict:
+    """Out-of-fold per-image Dice of the float32 and int8 exports of one fold model."""
+    model, config, _ = load_model(checkpoint)
+    train, held_out = split_training_cases(config.data, seed=config.run.seed)
+    frames = [load_case(c).image for c in train[:calibration]]
+    float32 = export_model(model, folder / "check-float32.onnx")
+    int8 = export_model(model, folder / "check-int8.onnx", int8_frames=frames)
+    cases = [load_case(c) for c in held_out]
+    dice = {}
+    for name, path in (("float32", float32), ("int8", int8)):
+        net = OnnxNet(path)
+        rows, _ = score_predictions(cases, [frame_probabilities(net, c.image) for c in cases],
+                                    threshold=0.5)
+        dice[name] = np.array([r["dice"] for r in rows])
+    paired = paired_comparison(dice["float32"], dice["int8"])
+    return {"checkpoint": str(checkpoint), "width": config.model.width, "fold": config.data.fold,
+            "objective": config.loss.objective, "images": len(cases),
+            "dice_float32": round(paired.mean_a, 4), "dice_int8": round(paired.mean_b, 4),
+            "difference": round(paired.mean_difference, 4),
+            "difference_ci": [round(paired.ci_low, 4), round(paired.ci_high, 4)],
+            "int8_better": paired.b_better, "float32_better": paired.a_better}
+
+
 def format_markdown(result: dict) -> str:
     lines = ["# int8 quantisation in ONNX Runtime", "", f"Command: `{result['command']}`  ",
              f"CPU: {result['cpu']}, {result['threads']} thread(s); load average before / after: "
@@ -95,23 +108,38 @@ def format_markdown(result: dict) -> str:
     for r in result["rows"]:
         lines.append(f"| {r['width']} | {r['format']} | {r['ms_per_frame']:.1f} | {r['fps']:.1f} | "
                      f"{r['speedup']:.2f}x | {r['max_abs_dp']:.1e} | {100 * r['mask_px_changed']:.3f}% |")
+    if result.get("dice_checks"):
+        lines += ["", "Out-of-fold Dice, float32 against int8 (threshold 0.5; int8 calibrated on 16 "
+                      "of the model's own training images):", "",
+                  "| checkpoint | width | objective | fold | images | float32 | int8 | int8 - float32 "
+                  "[95% CI] | better / worse |", "|---|---:|---|---:|---:|---:|---:|---|---:|"]
+        for c in result["dice_checks"]:
+            lines.append(f"| {c['checkpoint']} | {c['width']} | {c['objective']} | {c['fold']} | "
+                         f"{c['images']} | {c['dice_float32']:.4f} | {c['dice_int8']:.4f} | "
+                         f"{c['difference']:+.4f} [{c['difference_ci'][0]:+.4f}, "
+                         f"{c['difference_ci'][1]:+.4f}] | {c['int8_better']} / {c['float32_better']} |")
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--widths", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--widths", type=int, nargs="*", default=[4, 8, 16],
+                        help="untrained networks to time (none: only the --checkpoints check)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--frames", type=int, default=15)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--calibration", type=int, default=8, help="synthetic calibration images")
+    parser.add_argument("--checkpoints", type=Path, nargs="*", default=[],
+                        help="fold models (dskd ablate runs) to check out-of-fold Dice on")
     parser.add_argument("--out", type=Path, default=None, help="folder for int8_onnx.json and .md")
     args = parser.parse_args()
     load_before = round(os.getloadavg()[0], 2)
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as folder:
         rows = [row for w in args.widths
                 for row in measure_width(w, size=args.size, frames=args.frames, threads=args.threads,
                                          calibration=args.calibration, folder=Path(folder))]
+        checks = [dice_check(c, calibration=16, folder=Path(folder)) for c in args.checkpoints]
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     names = [line.split(":", 1)[1].strip() for line in
@@ -122,13 +150,23 @@ def main() -> None:
                    f"--frames {args.frames}", f"--threads {args.threads}"]),
               "cpu": cpu, "threads": args.threads, "onnxruntime": ort.__version__, "size": args.size,
               "frames": args.frames, "load_before": load_before,
-              "load_after": round(os.getloadavg()[0], 2), "rows": rows}
-    text = format_markdown(result)
-    print(text)
+              "load_after": round(os.getloadavg()[0], 2), "rows": rows, "dice_checks": checks}
     if args.out:
+        # the speed table and the Dice checks may come from separate runs: keep the other's part
+        previous = args.out / "int8_onnx.json"
+        if previous.exists():
+            old = json.loads(previous.read_text())
+            if not rows:
+                result.update({k: old[k] for k in old if k not in ("dice_checks", "dice_command")})
+            if not checks and old.get("dice_checks"):
+                result["dice_checks"], result["dice_command"] = old["dice_checks"], old.get("dice_command")
+        if checks:
+            result["dice_command"] = "python benchmarks/int8_onnx.py --widths --checkpoints " + " ".join(
+                map(str, args.checkpoints))
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "int8_onnx.json").write_text(json.dumps(result, indent=2) + "\n")
-        (args.out / "int8_onnx.md").write_text(text)
+        previous.write_text(json.dumps(result, indent=2) + "\n")
+        (args.out / "int8_onnx.md").write_text(format_markdown(result))
+    print(format_markdown(result))
 
 
 if __name__ == "__main__":

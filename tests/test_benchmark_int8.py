@@ -6,10 +6,21 @@ from tests.benchmark_scripts import load_benchmark
 def test_each_format_is_timed_and_compared_with_float32(tmp_path):
     module = load_benchmark("int8_onnx")
     rows = module.measure_width(4, size=64, frames=2, threads=1, calibration=2, folder=tmp_path)
-    assert [r["format"] for r in rows] == ["float32", "int8 QDQ", "int8 QOperator"]
+    assert [r["format"] for r in rows] == ["float32", "int8"]
     assert rows[0]["speedup"] == 1.0 and rows[0]["max_abs_dp"] == 0.0
     for row in rows[1:]:
         assert row["ms_per_frame"] > 0 and 0 < row["max_abs_dp"] < 0.05  # quantised, and close
     text = module.format_markdown({"command": "c", "cpu": "x", "threads": 1, "load_before": 0,
                                    "load_after": 0, "size": 64, "frames": 2, "rows": rows})
-    assert "| 4 | int8 QDQ |" in text
+    assert "| 4 | int8 |" in text
+
+
+def test_the_dice_check_scores_both_exports_on_the_models_held_out_images(tiny_config, tmp_path):
+    from dskd.training.fit import fit
+
+    module = load_benchmark("int8_onnx")
+    best = fit(tiny_config, tmp_path / "run")
+    check = module.dice_check(best, calibration=2, folder=tmp_path)
+    assert check["images"] == 2 and check["width"] == 4  # val_fraction 0.25 of 8 images
+    assert 0 <= check["dice_float32"] <= 1 and 0 <= check["dice_int8"] <= 1
+    assert abs(check["difference"] - (check["dice_int8"] - check["dice_float32"])) < 2e-4
