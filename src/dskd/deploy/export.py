@@ -1,11 +1,13 @@
 """ONNX export of a checkpoint: probabilities out, dynamic batch, height and width.
 
     dskd export runs/cimat/best.pt --out model.onnx
+    dskd export runs/cimat/best.pt --out model-int8.onnx --int8 --calibration frames/   # int8
 
-The graph is the network plus its sigmoid, nothing else: standardisation (per-image z-score) and
+The graph is the network plus its sigmoid, nothing else: upscaling, standardisation and
 padding to the network's multiple stay in Python (dskd.inference), shared by both backends, so
 PyTorch and ONNX Runtime see identical inputs. The ONNX file carries, as metadata, what a
-predictor needs besides the weights: the size multiple, the decision threshold and the config.
+predictor needs besides the weights: the size multiple, the input scale, the decision threshold
+and the config (and, for int8, how it was quantised: dskd.deploy.quantize).
 It is written whole or not at all: graph, metadata and check on a temporary file, then renamed.
 
 We use the TorchScript-based exporter (dynamo=False). The newer torch.export-based one needs the
