@@ -56,6 +56,7 @@ class EagerNet:
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model, self.size_multiple = model, model.size_multiple
+        self.input_scale = model.input_scale
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -74,8 +75,8 @@ class FrozenNet:
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return self.inner(x, with_side_outputs=False).logits
 
-        self.size_multiple = model.size_multiple
-        example = torch.zeros(1, 1, size, size)
+        self.size_multiple, self.input_scale = model.size_multiple, model.input_scale
+        example = torch.zeros(1, 1, size * model.input_scale, size * model.input_scale)
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's note on the model's size check
             traced = torch.jit.trace(Logits(copy.deepcopy(model)).eval(), example).eval()
