@@ -46,7 +46,7 @@ def test_int8_probabilities_stay_close_to_float32_on_a_new_frame(models):
     a, b = frame_probabilities(OnnxNet(float32), frame), frame_probabilities(OnnxNet(int8), frame)
     assert a.shape == b.shape == frame.shape
     assert 0 < np.abs(a - b).max() < 0.3  # an untrained net's maps crowd the threshold
-    assert quantize._dice(a >= 0.5, b >= 0.5) > 0.97
+    assert quantize.mask_dice(a >= 0.5, b >= 0.5) > 0.97
 
 
 def test_calibration_reads_the_users_frames_and_skips_bad_files(tmp_path, caplog):

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from dskd.data.datasets import image_tensor
 from dskd.data.media import iter_frames, probe
@@ -26,8 +27,9 @@ from dskd.deploy.inputs import collect_inputs
 from dskd.errors import DataError, DskdError
 from dskd.inference.backends import Net
 from dskd.inference.probabilities import frame_probabilities
+from dskd.metrics.overlap import confusion_counts, overlap_metrics
 
-__all__ = ["calibration_frames", "quantize_onnx", "compare_quantized", "MIN_MASK_DICE"]
+__all__ = ["calibration_frames", "quantize_onnx", "compare_quantized", "mask_dice", "MIN_MASK_DICE"]
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +96,10 @@ def quantize_onnx(source: Path, out: Path, frames: Sequence[np.ndarray], *, size
                         nodes_to_exclude=_readers_of_the_image(prepared))
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+def mask_dice(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice of two boolean (H, W) masks, by the metrics' own definition (two empty masks: 1)."""
+    counts = confusion_counts(torch.from_numpy(a)[None], torch.from_numpy(b)[None])
+    return float(overlap_metrics(counts)["dice"][0])
 
 
 def _readers_of_the_image(path: Path) -> list[str]:
@@ -121,7 +124,7 @@ def compare_quantized(float_net: Net, int8_net: Net, frames: Sequence[np.ndarray
         mask_a, mask_b = a >= threshold, b >= threshold
         worst_dp = max(worst_dp, float(np.abs(a - b).max()))
         worst_changed = max(worst_changed, float((mask_a != mask_b).mean()))
-        worst_dice = min(worst_dice, _dice(mask_a, mask_b))
+        worst_dice = min(worst_dice, mask_dice(mask_a, mask_b))
     if not worst_dice >= MIN_MASK_DICE:
         raise DskdError(f"{name}: not written: the int8 model's mask agrees with float32's by a "
                         f"Dice of only {worst_dice:.3f} on a calibration frame (< {MIN_MASK_DICE:g}); "
