@@ -86,7 +86,27 @@ def dice_check(checkpoint: Path, *, calibration: int, folder: Path) -> dict:
             "dice_float32": round(paired.mean_a, 4), "dice_int8": round(paired.mean_b, 4),
             "difference": round(paired.mean_difference, 4),
             "difference_ci": [round(paired.ci_low, 4), round(paired.ci_high, 4)],
-            "int8_better": paired.b_better, "float32_better": paired.a_better}
+            "int8_better": paired.b_better, "float32_better": paired.a_better,
+            "per_image": {name: [round(float(d), 5) for d in values] for name, values in dice.items()}}
+
+
+def pooled_by_width(checks: list[dict]) -> list[dict]:
+    """The paired int8 - float32 difference over every held-out image of the checks of a width
+    (the fold models of one grid variant: all 40 out-of-fold images when all five are checked)."""
+    pooled = []
+    for width in sorted({c["width"] for c in checks}):
+        mine = [c for c in checks if c["width"] == width and "per_image" in c]
+        if not mine:
+            continue
+        a = np.concatenate([c["per_image"]["float32"] for c in mine])
+        b = np.concatenate([c["per_image"]["int8"] for c in mine])
+        paired = paired_comparison(a, b)
+        pooled.append({"width": width, "models": len(mine), "images": len(a),
+                       "dice_float32": round(paired.mean_a, 4), "dice_int8": round(paired.mean_b, 4),
+                       "difference": round(paired.mean_difference, 4),
+                       "difference_ci": [round(paired.ci_low, 4), round(paired.ci_high, 4)],
+                       "int8_better": paired.b_better, "float32_better": paired.a_better})
+    return pooled
 
 
 def format_markdown(result: dict) -> str:
@@ -109,6 +129,11 @@ def format_markdown(result: dict) -> str:
                          f"{c['images']} | {c['dice_float32']:.4f} | {c['dice_int8']:.4f} | "
                          f"{c['difference']:+.4f} [{c['difference_ci'][0]:+.4f}, "
                          f"{c['difference_ci'][1]:+.4f}] | {c['int8_better']} / {c['float32_better']} |")
+        for p in pooled_by_width(result["dice_checks"]):
+            lines.append(f"| all {p['models']} models of width {p['width']} | {p['width']} | | | "
+                         f"{p['images']} | {p['dice_float32']:.4f} | {p['dice_int8']:.4f} | "
+                         f"{p['difference']:+.4f} [{p['difference_ci'][0]:+.4f}, "
+                         f"{p['difference_ci'][1]:+.4f}] | {p['int8_better']} / {p['float32_better']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -154,6 +179,7 @@ def main() -> None:
         if checks:
             result["dice_command"] = "python benchmarks/int8_onnx.py --widths --checkpoints " + " ".join(
                 map(str, args.checkpoints))
+        result["dice_pooled"] = pooled_by_width(result.get("dice_checks") or [])
         args.out.mkdir(parents=True, exist_ok=True)
         previous.write_text(json.dumps(result, indent=2) + "\n")
         (args.out / "int8_onnx.md").write_text(format_markdown(result))

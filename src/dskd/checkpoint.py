@@ -11,6 +11,7 @@ are not finite, a stored threshold outside (0, 1).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import pickle
 import re
@@ -24,10 +25,21 @@ from dskd.errors import CheckpointError, DskdError
 from dskd.models.unet import UNet, build_model
 from dskd.writing import atomic_path
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "check_state_dict", "FORMAT_VERSION"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "check_state_dict", "file_sha256",
+           "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _SHOWN = 3  # parameter names listed in a mismatch error
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a model file (checkpoint or export), read in 1 MiB blocks: its identity in
+    model cards and ablation results, whatever its name or folder."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> None:

@@ -79,3 +79,23 @@ def test_resume_uses_the_stored_paths_and_threads_when_they_hold_the_same_files(
     (tmp_path / "there" / "cv.json").write_text('{"fold_0": ["b"], "fold_1": ["a"]}')
     with pytest.raises(GridError, match="cannot resume: the run read data.split_file="):
         resume_overrides(stored, config)
+
+
+def test_a_result_names_the_file_its_run_started_from(tmp_path):
+    from dskd.checkpoint import file_sha256
+    from dskd.evaluation.ablate.grid import Cell, Variant
+    from dskd.evaluation.ablate.results import build_result
+
+    init = tmp_path / "pretrained.pt"
+    init.write_bytes(b"first build")
+    config = _config(tmp_path, f"model.init={init}")
+
+    def result(config):
+        return build_result(grid="g", reference="a", cell=Cell(Variant("a", ()), 1, 0), config=config,
+                            config_hash="h", commit="c", trained_by=[], seconds=1.0, figures={})
+
+    first = result(config)["init_sha256"]
+    assert first == file_sha256(init)
+    init.write_bytes(b"rebuilt")  # same name, other weights: another result
+    assert result(config)["init_sha256"] != first
+    assert "init_sha256" not in result(_config(tmp_path))

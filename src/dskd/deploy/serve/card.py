@@ -8,26 +8,18 @@ summary.json that `dskd evaluate` wrote for this model (--evaluation).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from dskd import __version__
+from dskd.checkpoint import file_sha256
 from dskd.errors import CheckpointError
 
 __all__ = ["model_card", "INPUT_FORMATS"]
 
 INPUT_FORMATS = ("PNG", "JPEG", "TIFF (multi-page: a cine)", "PGM/PPM/PBM", "BMP", "GIF",
                  "DICOM (single frame or cine)")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stored(model: Path) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -78,7 +70,7 @@ def model_card(model: str | Path, *, backend: str, threshold: float, gray: str, 
     return {
         "name": model.name,
         "format": kind,
-        "sha256": _sha256(model),
+        "sha256": file_sha256(model),
         "backend": backend,
         "served_by": f"dskd {__version__}",
         "objective": config.get("loss", {}).get("objective"),

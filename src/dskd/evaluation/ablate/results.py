@@ -3,7 +3,7 @@
     {"format": 1, "grid": "components", "reference": "dice", "variant": "dskd",
      "overrides": ["loss.objective=dskd"], "fold": 0, "seed": 0,
      "commit": "5d2d692...", "trained_by": ["94f410b..."], "config_hash": "3f2a...",
-     "epochs": 30, "wall_seconds": 412.5,
+     "epochs": 30, "wall_seconds": 412.5,   (+ "init_sha256" for a run started from model.init)
      "metrics": ["dice", "cldice", ...],
      "primary":   {"checkpoint": "last.pt", "epoch": 30, "threshold": 0.5,
                    "images": {"training_1": [0.8123, 0.7901, ...], ...}},
@@ -26,7 +26,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from dskd.checkpoint import load_checkpoint
+from dskd.checkpoint import file_sha256, load_checkpoint
 from dskd.config import Config
 from dskd.errors import DataError
 from dskd.evaluation.ablate.grid import Cell
@@ -115,12 +115,21 @@ def score_run(run_folder: Path, config: Config, fold: int) -> dict[str, dict]:
     return parts
 
 
+def _initial_weights(config: Config) -> dict:
+    """{"init_sha256": ...} of the model.init checkpoint a run started from, so that results of
+    runs started from a rebuilt file of the same name are told apart; {} without model.init."""
+    init = config.model.init
+    if not init:
+        return {}
+    return {"init_sha256": file_sha256(init) if Path(init).is_file() else None}
+
+
 def build_result(*, grid: str, reference: str, cell: Cell, config: Config, config_hash: str,
                  commit: str, trained_by: list[str], seconds: float, figures: dict[str, dict]) -> dict:
     return {"format": FORMAT, "grid": grid, "reference": reference, "variant": cell.variant.name,
             "overrides": list(cell.variant.overrides), "fold": cell.fold, "seed": cell.seed,
             "commit": commit, "trained_by": trained_by, "config_hash": config_hash,
-            "epochs": config.optim.epochs,
+            "epochs": config.optim.epochs, **_initial_weights(config),
             "wall_seconds": None if math.isnan(seconds) else seconds, "metrics": list(FIGURES),
             **figures}
 
