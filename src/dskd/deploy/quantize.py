@@ -5,8 +5,8 @@ calibrated on real frames passed through the same pipeline as every prediction (
 model's input scale, z-score, pad: dskd.inference), in ONNX Runtime's QDQ format; the first
 convolution, which reads the image itself, stays in float32. ONNX Runtime does the quantisation;
 written here is only what it needs fed: the calibration frames and the check. On the 2-core
-development CPU int8 runs a 512x512 frame 1.1x faster at width 8 and 2x at width 16, out-of-fold
-Dice within 0.1 point at width 8 (benchmarks/results/int8_onnx.md).
+development CPU int8 runs a 512x512 frame 1.1x faster at width 8 and 2x at width 16, its
+out-of-fold Dice within 0.02 point of float32's at both widths (benchmarks/results/int8_onnx.md).
 """
 
 from __future__ import annotations
