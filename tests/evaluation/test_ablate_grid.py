@@ -96,3 +96,11 @@ def test_only_folds_cuts_the_grid_and_names_its_folds(base):
     assert [c.fold for c in grid.only_folds([2, 0]).cells()] == [0, 2]
     with pytest.raises(GridError, match="--folds 3: the grid's folds are 0, 1, 2"):
         grid.only_folds([3])
+
+
+def test_with_seeds_adds_runs_beyond_the_grids_seeds(base):
+    grid = _grid(base, folds=[0], seeds=[0]).with_seeds([1])
+    assert grid.seeds == (1,) and {c.seed for c in grid.cells()} == {1}
+    assert [c.key for c in grid.cells()] == ["fold0-seed1"] and "run.seed=1" in grid.cells()[0].overrides
+    with pytest.raises(GridError, match="--seeds 1,1: give distinct seeds >= 0"):
+        grid.with_seeds([1, 1])

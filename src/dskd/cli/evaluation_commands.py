@@ -189,11 +189,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
     grid = read_grid(args.grid)
     if args.folds:
-        try:
-            grid = grid.only_folds([int(v) for v in args.folds.split(",")])
-        except ValueError:
-            raise DskdError(f"--folds {args.folds}: give fold numbers separated by commas, "
-                            "e.g. 0,1") from None
+        grid = grid.only_folds(_numbers("--folds", args.folds))
+    if args.seeds:
+        grid = grid.with_seeds(_numbers("--seeds", args.seeds))
     if args.variants:
         grid = grid.only_variants([v.strip() for v in args.variants.split(",")])
     planned, failures = run_grid(grid, args.out, jobs=args.jobs, threads=args.threads,
@@ -206,6 +204,13 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _numbers(flag: str, text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise DskdError(f"{flag} {text}: give numbers separated by commas, e.g. 0,1") from None
+
+
 def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
     """ablate (docs/reproduction.md)."""
     p = sub.add_parser("ablate", help="run a cross-validated ablation grid, or tabulate its results")
@@ -216,6 +221,10 @@ def _add_ablate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     p.add_argument("--folds", default=None,
                    help="--grid: run only these comma-separated folds now, e.g. 0 (default: all)")
+    p.add_argument("--seeds", default=None,
+                   help="--grid: run these comma-separated seeds instead of the grid's, e.g. 0,1 "
+                        "(more seeds narrow a paired interval; the table averages each image "
+                        "over its seeds)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per run (default: this machine's cores / --jobs; "
                         "slurm: 1 CPU per job)")

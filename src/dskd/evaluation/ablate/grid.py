@@ -89,6 +89,14 @@ class Grid:
                             f"{', '.join(map(str, self.folds))}")
         return dataclasses.replace(self, folds=tuple(k for k in self.folds if k in folds))
 
+    def with_seeds(self, seeds: list[int]) -> Grid:
+        """The grid run with these seeds instead of its own: seeds beyond the grid's add runs (a
+        second seed for the comparisons whose interval is too wide), its own select some."""
+        if not seeds or len(set(seeds)) != len(seeds) or min(seeds) < 0:
+            raise GridError(f"{self.path}: --seeds {','.join(map(str, seeds))}: give distinct "
+                            "seeds >= 0")
+        return dataclasses.replace(self, seeds=tuple(seeds))
+
     def only_variants(self, names: list[str]) -> Grid:
         """The grid cut to some of its variants, in the grid's order (the ones that matter most
         first, when a session cannot run them all)."""
