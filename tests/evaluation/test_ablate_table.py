@@ -105,6 +105,14 @@ def test_the_cli_compares_variants_of_several_grids(tmp_path, capsys):
     assert abs(saved["differences"]["c"]["dice"]["mean_difference"] - 0.0667) < 1e-3
 
 
+def test_a_run_copied_into_a_grid_that_reuses_it_counts_once():
+    reused = _result("a", 0, 0, {"i1": 0.5, "i2": 0.6})
+    table = ablation_table([reused, dict(reused), _result("b", 0, 0, {"i1": 0.6, "i2": 0.6})],
+                           n_resamples=50)
+    assert table["variants"]["a"]["runs"] == 1 and table["n_results"] == 2
+    assert table["wall_hours_total"] == round(2 * 60.0 / 3600, 2)
+
+
 def test_write_table_handles_a_single_variant(tmp_path):
     table = ablation_table([_result("a", 0, 0, {"i": 0.5, "j": 0.7})], n_resamples=100)
     write_table(table, tmp_path)

@@ -77,6 +77,7 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
     """
     if not results:
         raise DataError("no result files to tabulate")
+    results = _one_per_run(results)
     if variants is not None:
         known = sorted({r["variant"] for r in results})
         unknown = [v for v in variants if v not in known]
@@ -132,6 +133,19 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
                      "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
                      "p_holm": "Holm-adjusted over the variants, for each figure separately"},
     }
+
+
+def _one_per_run(results: list[dict]) -> list[dict]:
+    """The results with copies of one run left out: a grid that reuses another grid's runs holds
+    copies of their files, and a table over both folders would count those runs twice."""
+    seen: set[tuple] = set()
+    unique = []
+    for result in results:
+        key = (result["variant"], result["fold"], result["seed"], result["config_hash"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(result)
+    return unique
 
 
 def _mean_minutes(runs: list[dict]) -> float | None:
