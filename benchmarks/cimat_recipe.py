@@ -18,6 +18,9 @@ with `dskd ablate`, two at a time:
 
     python benchmarks/cimat_recipe.py --grid benchmarks/ablations/components.yaml --variant dice \\
         --out benchmarks/results/cimat-recipe
+
+With --out-of-fold-only it stops before the test images: candidate recipes are compared on their
+out-of-fold figure first, and only the winner is scored on the test images.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="--grid: runs at once")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out-of-fold-only", action="store_true",
+                        help="choose and report out of fold, do not score the test images (to "
+                             "compare candidate recipes before the winner is scored once)")
     args = parser.parse_args(argv)
     if (args.runs is None) == (args.grid is None):
         parser.error("give --runs (trained fold models) or --grid (train them first)")
@@ -109,23 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     sweep = threshold_sweep(*oof[tta], threshold_grid())
     threshold = best_threshold(sweep)
     oof_dice = next(r["dice_mean"] for r in sweep if r["threshold"] == threshold)
-    summary = evaluate_checkpoint([models[k] for k in sorted(models)], args.data, args.out / "test",
-                                  layout="cimat", split_file=str(SPLIT), split_part="test",
-                                  threshold=threshold, tta=tta)
+    command = "python benchmarks/cimat_recipe.py " + (
+        f"--grid {args.grid} --variant {args.variant}" if args.grid else f"--runs {args.runs}"
+    ) + f" --out {args.out}" + (" --out-of-fold-only" if args.out_of_fold_only else "")
     result = {
         "what": "CIMAT recipe: fold-model ensemble, TTA and threshold chosen out of fold, test once",
         "runs": str(args.runs), "folds": sorted(models), "n_out_of_fold_images": len(oof[tta][0]),
         "out_of_fold_dice_at_0.5": dice_at_half, "chosen_tta": tta, "chosen_threshold": threshold,
         "out_of_fold_dice_at_chosen": oof_dice,
-        "test": {"n_images": summary.n_images,
-                 **{k: {"mean": s.mean, "std": s.std} for k, s in summary.per_image.items()
-                    if k in ("dice", "iou", "cldice", "sensitivity", "precision")},
-                 "pooled_dice": summary.pooled.get("dice")},
-        "seconds": round(time.perf_counter() - started, 1),
-        "command": "python benchmarks/cimat_recipe.py " + (f"--grid {args.grid} --variant {args.variant}"
-                                                          if args.grid else f"--runs {args.runs}")
-                   + f" --out {args.out}",
     }
+    if not args.out_of_fold_only:
+        summary = evaluate_checkpoint([models[k] for k in sorted(models)], args.data, args.out / "test",
+                                      layout="cimat", split_file=str(SPLIT), split_part="test",
+                                      threshold=threshold, tta=tta)
+        result["test"] = {"n_images": summary.n_images,
+                          **{k: {"mean": s.mean, "std": s.std} for k, s in summary.per_image.items()
+                             if k in ("dice", "iou", "cldice", "sensitivity", "precision")},
+                          "pooled_dice": summary.pooled.get("dice")}
+    result.update(seconds=round(time.perf_counter() - started, 1), command=command)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "recipe.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
