@@ -19,8 +19,9 @@ with `dskd ablate`, two at a time:
     python benchmarks/cimat_recipe.py --grid benchmarks/ablations/components.yaml --variant dice \\
         --out benchmarks/results/cimat-recipe
 
-With --out-of-fold-only it stops before the test images: candidate recipes are compared on their
-out-of-fold figure first, and only the winner is scored on the test images.
+With several --runs folders (candidate recipes: variants of the grids), each is chosen out of
+fold as above and the one with the best out-of-fold Dice at its chosen TTA and threshold is the
+recipe: only it is scored on the test images. --out-of-fold-only stops before the test images.
 """
 
 from __future__ import annotations
@@ -87,9 +88,30 @@ def train_fold_models(grid_file: Path, variant: str, *, jobs: int) -> Path:
     return out / "runs" / variant
 
 
+def choose_out_of_fold(runs: Path, data: Path) -> dict:
+    """The recipe of one variant's fold models, chosen on their out-of-fold predictions: the TTA
+    with the best per-image mean Dice at 0.5 (the cheaper on a tie), then the threshold."""
+    models = fold_models(runs)
+    if not models:
+        raise SystemExit(f"{runs}: no finished fold runs")
+    oof = out_of_fold(models, data)
+    dice_at_half = {tta: float(np.mean([r["dice"] for r in score_predictions(
+        cases, probs, threshold=0.5)[0]])) for tta, (cases, probs) in oof.items()}
+    tta = max(TTAS, key=lambda t: (round(dice_at_half[t], 6), -TTAS.index(t)))
+    sweep = threshold_sweep(*oof[tta], threshold_grid())
+    threshold = best_threshold(sweep)
+    return {"runs": str(runs), "folds": sorted(models), "n_out_of_fold_images": len(oof[tta][0]),
+            "out_of_fold_dice_at_0.5": dice_at_half, "chosen_tta": tta, "chosen_threshold": threshold,
+            "out_of_fold_dice_at_chosen": next(r["dice_mean"] for r in sweep
+                                               if r["threshold"] == threshold),
+            "models": [str(models[k]) for k in sorted(models)]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, default=None, help="folder of fold<k>-seed0 runs")
+    parser.add_argument("--runs", type=Path, nargs="+", default=None,
+                        help="folder(s) of fold<k>-seed0 runs; with several, the candidate with the "
+                             "best out-of-fold figure is the recipe")
     parser.add_argument("--grid", type=Path, default=None,
                         help="train the fold models of --variant of this grid first (dskd ablate)")
     parser.add_argument("--variant", default="dice", help="--grid: the recipe's variant")
@@ -97,37 +119,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--out-of-fold-only", action="store_true",
-                        help="choose and report out of fold, do not score the test images (to "
-                             "compare candidate recipes before the winner is scored once)")
+                        help="choose and report out of fold, do not score the test images")
     args = parser.parse_args(argv)
     if (args.runs is None) == (args.grid is None):
         parser.error("give --runs (trained fold models) or --grid (train them first)")
     started = time.perf_counter()
     if args.grid is not None:
-        args.runs = train_fold_models(args.grid, args.variant, jobs=args.jobs)
-    models = fold_models(args.runs)
-    if not models:
-        raise SystemExit(f"{args.runs}: no finished fold runs")
-    oof = out_of_fold(models, args.data)
-    dice_at_half = {tta: float(np.mean([r["dice"] for r in score_predictions(
-        cases, probs, threshold=0.5)[0]])) for tta, (cases, probs) in oof.items()}
-    tta = max(TTAS, key=lambda t: (round(dice_at_half[t], 6), -TTAS.index(t)))  # the cheaper on a tie
-    sweep = threshold_sweep(*oof[tta], threshold_grid())
-    threshold = best_threshold(sweep)
-    oof_dice = next(r["dice_mean"] for r in sweep if r["threshold"] == threshold)
+        args.runs = [train_fold_models(args.grid, args.variant, jobs=args.jobs)]
+    candidates = [choose_out_of_fold(runs, args.data) for runs in args.runs]
+    chosen = max(candidates, key=lambda c: c["out_of_fold_dice_at_chosen"])  # the first on a tie
     command = "python benchmarks/cimat_recipe.py " + (
-        f"--grid {args.grid} --variant {args.variant}" if args.grid else f"--runs {args.runs}"
+        f"--grid {args.grid} --variant {args.variant}" if args.grid
+        else "--runs " + " ".join(map(str, args.runs))
     ) + f" --out {args.out}" + (" --out-of-fold-only" if args.out_of_fold_only else "")
-    result = {
-        "what": "CIMAT recipe: fold-model ensemble, TTA and threshold chosen out of fold, test once",
-        "runs": str(args.runs), "folds": sorted(models), "n_out_of_fold_images": len(oof[tta][0]),
-        "out_of_fold_dice_at_0.5": dice_at_half, "chosen_tta": tta, "chosen_threshold": threshold,
-        "out_of_fold_dice_at_chosen": oof_dice,
-    }
+    result = {"what": "CIMAT recipe: fold-model ensemble, TTA and threshold chosen out of fold, "
+                      "test once", **{k: v for k, v in chosen.items() if k != "models"}}
+    if len(candidates) > 1:
+        result["candidates"] = [{k: v for k, v in c.items() if k != "models"} for c in candidates]
     if not args.out_of_fold_only:
-        summary = evaluate_checkpoint([models[k] for k in sorted(models)], args.data, args.out / "test",
+        summary = evaluate_checkpoint(chosen["models"], args.data, args.out / "test",
                                       layout="cimat", split_file=str(SPLIT), split_part="test",
-                                      threshold=threshold, tta=tta)
+                                      threshold=chosen["chosen_threshold"], tta=chosen["chosen_tta"])
         result["test"] = {"n_images": summary.n_images,
                           **{k: {"mean": s.mean, "std": s.std} for k, s in summary.per_image.items()
                              if k in ("dice", "iou", "cldice", "sensitivity", "precision")},
