@@ -72,7 +72,8 @@ def test_shipped_grids_resolve_every_cell(path):
     grid = read_grid(path)
     assert grid.reference in grid.names and grid.folds == (0, 1, 2, 3, 4)
     configs = [resolve_cell(grid, cell) for cell in grid.cells()]
-    widths = {4, 8, 16} if path.stem == "width" else {8}  # the width grid varies it; all others: 8
+    # the width grid varies the width, the schedule grid adds width 16 at 2x steps; all others: 8
+    widths = {"width": {4, 8, 16}, "schedule": {8, 16}}.get(path.stem, {8})
     assert {c.data.fold for c in configs} == set(range(5)) and {c.model.width for c in configs} == widths
 
 
