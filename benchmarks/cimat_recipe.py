@@ -13,6 +13,11 @@ once with `dskd evaluate`'s protocol. Nothing is chosen on the test images.
     python benchmarks/cimat_recipe.py --runs runs/ablate/cimat-components/runs/dice \\
         --out benchmarks/results/cimat-recipe
 
+or, in one command that first trains (or resumes, or finds finished) the five fold models of a
+recipe config, two at a time, then chooses and scores (the shipped recipe):
+
+    python benchmarks/cimat_recipe.py --config configs/cimat-recipe.yaml --out runs/cimat-recipe
+
 or, in one command that first trains (or resumes, or finds finished) the variant's fold models
 with `dskd ablate`, two at a time:
 
@@ -39,7 +44,7 @@ from dskd.checkpoint import load_model
 from dskd.data.cases import load_case
 from dskd.data.readers import read_cases
 from dskd.data.splits import apply_split, read_split_file
-from dskd.evaluation.ablate.grid import read_grid
+from dskd.evaluation.ablate.grid import Grid, Variant, read_grid
 from dskd.evaluation.ablate.launch import run_grid
 from dskd.evaluation.evaluate import evaluate_checkpoint
 from dskd.inference.backends import TorchNet
@@ -76,13 +81,18 @@ def out_of_fold(models: dict[int, Path], data: Path) -> dict[str, tuple[list, li
     return result
 
 
-def train_fold_models(grid_file: Path, variant: str, *, jobs: int) -> Path:
-    """Train (or resume) the variant's runs of the grid in runs/ablate/cimat-<grid>; their folder."""
-    grid = read_grid(grid_file)
+def grid_of_config(config: Path) -> Grid:
+    """A one-variant grid of a recipe config: its five fold models (data.fold 0-4, seed 0)."""
+    name = config.stem
+    return Grid(name=name, path=config.resolve(), base=config.resolve(), folds=(0, 1, 2, 3, 4),
+                seeds=(0,), reference=name, variants=(Variant(name, ()),),
+                description=f"the fold models of {config}")
+
+
+def train_fold_models(grid: Grid, variant: str, *, jobs: int, out: Path, results: Path) -> Path:
+    """Train (or resume) the variant's runs of the grid in the grid folder `out`; their folder."""
     grid = dataclasses.replace(grid, variants=(grid.variant(variant),), reference=variant)
-    out = REPO / "runs" / "ablate" / f"cimat-{grid.name}"
-    _, failures = run_grid(grid, out, jobs=jobs,
-                           results=REPO / "benchmarks" / "results" / "ablations" / grid.name / "results")
+    _, failures = run_grid(grid, out, jobs=jobs, results=results)
     if failures:
         raise SystemExit("fold models failed: " + "; ".join(failures))
     return out / "runs" / variant
@@ -115,21 +125,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grid", type=Path, default=None,
                         help="train the fold models of --variant of this grid first (dskd ablate)")
     parser.add_argument("--variant", default="dice", help="--grid: the recipe's variant")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="train the five fold models of this recipe config first "
+                             "(configs/cimat-recipe.yaml)")
     parser.add_argument("--jobs", type=int, default=2, help="--grid: runs at once")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--out-of-fold-only", action="store_true",
                         help="choose and report out of fold, do not score the test images")
     args = parser.parse_args(argv)
-    if (args.runs is None) == (args.grid is None):
-        parser.error("give --runs (trained fold models) or --grid (train them first)")
+    if sum(given is not None for given in (args.runs, args.grid, args.config)) != 1:
+        parser.error("give one of --runs (trained fold models), --grid or --config (train them first)")
     started = time.perf_counter()
     if args.grid is not None:
-        args.runs = [train_fold_models(args.grid, args.variant, jobs=args.jobs)]
+        grid = read_grid(args.grid)
+        results = REPO / "benchmarks" / "results" / "ablations" / grid.name / "results"
+        args.runs = [train_fold_models(grid, args.variant, jobs=args.jobs, results=results,
+                                       out=REPO / "runs" / "ablate" / f"cimat-{grid.name}")]
+    if args.config is not None:  # the fold runs and their result files stay under --out
+        grid = grid_of_config(args.config)
+        args.runs = [train_fold_models(grid, grid.reference, jobs=args.jobs, out=args.out / "folds",
+                                       results=args.out / "folds" / "results")]
     candidates = [choose_out_of_fold(runs, args.data) for runs in args.runs]
     chosen = max(candidates, key=lambda c: c["out_of_fold_dice_at_chosen"])  # the first on a tie
     command = "python benchmarks/cimat_recipe.py " + (
         f"--grid {args.grid} --variant {args.variant}" if args.grid
+        else f"--config {args.config}" if args.config
         else "--runs " + " ".join(map(str, args.runs))
     ) + f" --out {args.out}" + (" --out-of-fold-only" if args.out_of_fold_only else "")
     result = {"what": "CIMAT recipe: fold-model ensemble, TTA and threshold chosen out of fold, "
