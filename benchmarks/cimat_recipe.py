@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None,
                         help="train the five fold models of this recipe config first "
                              "(configs/cimat-recipe.yaml)")
-    parser.add_argument("--jobs", type=int, default=2, help="--grid: runs at once")
+    parser.add_argument("--jobs", type=int, default=2, help="--grid, --config: runs at once")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--out-of-fold-only", action="store_true",
