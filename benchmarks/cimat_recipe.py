@@ -18,8 +18,7 @@ recipe config, two at a time, then chooses and scores (the shipped recipe):
 
     python benchmarks/cimat_recipe.py --config configs/cimat-recipe.yaml --out runs/cimat-recipe
 
-or, in one command that first trains (or resumes, or finds finished) the variant's fold models
-with `dskd ablate`, two at a time:
+or the same for a variant of an ablation grid (its fold runs stay in that grid's folders):
 
     python benchmarks/cimat_recipe.py --grid benchmarks/ablations/components.yaml --variant dice \\
         --out benchmarks/results/cimat-recipe
