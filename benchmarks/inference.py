@@ -10,7 +10,9 @@ accuracy columns mean something). Per model, on one synthetic angiogram of --siz
 - `torch inference_mode`, `torch channels_last` (+ inference mode), `torch frozen` (TorchScript
   trace, freeze, optimize_for_inference: BatchNorm folded into the convolutions), `torch bf16`
   (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX);
-- `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on.
+- `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on, the
+  worker threads blocking between runs (dskd's setting); `onnxruntime spin-wait`: the same with
+  ONNX Runtime's default, workers busy-waiting after each run.
 A frame is timed end to end as `dskd predict` runs it (standardise, pad, network, crop), after
 warm-up; fps is 1 / median frame time. FLOPs are counted once per model with
 torch.utils.flop_counter (convolutions and matrix products, 2 per multiply-add). "max |dp|" and
@@ -150,6 +152,7 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
         "torch bf16 channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                              autocast_dtype=torch.bfloat16),
         "onnxruntime": OnnxNet(onnx_path, threads=threads),
+        "onnxruntime spin-wait": OnnxNet(onnx_path, threads=threads, spin_wait=True),
     }
     if not bf16:
         del variants["torch bf16 channels_last"]

@@ -72,6 +72,16 @@ def test_metadata_carries_multiple_and_threshold(exported):
     assert net.metadata["config"]["model"]["depth"] == 4
 
 
+def test_worker_threads_do_not_spin_between_runs_unless_asked(exported):
+    _, path = exported
+
+    def spinning(net):
+        return net.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning")
+
+    assert spinning(OnnxNet(path)) == "0"
+    assert spinning(OnnxNet(path, spin_wait=True)) == "1"
+
+
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_loading_bad_onnx_files(tmp_path):
     with pytest.raises(CheckpointError, match="gone.onnx: ONNX model not found"):

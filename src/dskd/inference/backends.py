@@ -93,9 +93,13 @@ class OnnxNet:
     """An exported model (dskd export) run by ONNX Runtime on the CPU.
 
     threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
+    spin_wait: let the worker threads busy-wait after each run for the next one (ONNX Runtime's
+    default). Off here: the spinning threads hold the cores while anything else runs between two
+    frames (torch's pre- and post-processing, a second session, the server), and on 2 cores it cost
+    up to 40% of the frame rate with nothing gained alone (docs/inference.md).
     """
 
-    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+    def __init__(self, path: str | Path, *, threads: int = 0, spin_wait: bool = False) -> None:
         import onnxruntime as ort
 
         path = Path(path)
@@ -104,6 +108,7 @@ class OnnxNet:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
         options.log_severity_level = 3  # warnings about unused initialisers are noise here
         try:
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
