@@ -7,7 +7,7 @@ ONNX Runtime's workers spin after each run, waiting for the next one. Two figure
 - alternating: two sessions of the same setting run in turn, as benchmarks/int8_onnx.py times
   float32 against int8; the first session's median frame time.
 
-    python benchmarks/ort_spinning.py --widths 4 8 16 --threads 2 --out benchmarks/results
+    python benchmarks/ort_spinning.py --widths 4 8 16 --threads 2 --blocks 15 --out benchmarks/results
 """
 
 from __future__ import annotations

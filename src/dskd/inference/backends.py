@@ -95,8 +95,9 @@ class OnnxNet:
     threads: intra-op threads; 0 lets ONNX Runtime choose (one per physical core).
     spin_wait: let the worker threads busy-wait after each run for the next one (ONNX Runtime's
     default). Off here: the spinning threads hold the cores while anything else runs between two
-    frames (torch's pre- and post-processing, a second session, the server), and on 2 cores it cost
-    up to 40% of the frame rate with nothing gained alone (docs/inference.md).
+    frames (torch's pre- and post-processing, a second session, the server): on 2 cores two
+    sessions in turn lost about half their frame rate, and one alone gained nothing measurable
+    (benchmarks/ort_spinning.py, docs/inference.md).
     """
 
     def __init__(self, path: str | Path, *, threads: int = 0, spin_wait: bool = False) -> None:
