@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from inference import machine  # benchmarks/inference.py
 
 from dskd.checkpoint import load_model
 from dskd.data.cases import load_case
@@ -156,11 +156,7 @@ def main() -> None:
                 for row in measure_width(w, size=args.size, frames=args.frames, threads=args.threads,
                                          calibration=args.calibration, folder=Path(folder))]
         checks = [dice_check(c, calibration=16, folder=Path(folder)) for c in args.checkpoints]
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in
-             (cpuinfo.read_text().splitlines() if cpuinfo.exists() else []) if line.startswith("model name")]
-    cpu = names[0] if names else cpu
+    cpu = machine()["cpu"]
     result = {"command": "python benchmarks/int8_onnx.py " + " ".join(
                   [f"--widths {' '.join(map(str, args.widths))}", f"--size {args.size}",
                    f"--frames {args.frames}", f"--threads {args.threads}"]),

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import torch
+from inference import machine, time_calls  # benchmarks/inference.py: one timing loop, one CPU name
 
 from dskd.data.datasets import image_tensor
 from dskd.data.synthetic import synth_angiogram
@@ -37,15 +37,8 @@ from dskd.models.unet import UNet
 SETTINGS = {"blocking": False, "spin-wait": True}
 
 
-def median_seconds(call: Callable[[], object], frames: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(frames):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def median_seconds(call: Callable[[], object], frames: int) -> float:
+    return statistics.median(time_calls(call, warmup=2, frames=frames, budget_s=float("inf")))
 
 
 def alone(path: Path, image: np.ndarray, *, threads: int, frames: int, blocks: int) -> dict[str, list[float]]:
@@ -119,11 +112,9 @@ def main(argv: list[str] | None = None) -> None:
                              "alone_blocks": [round(v, 2) for v in blocks[name]],
                              "alternating_fps": round(pairs[name], 2)})
                 print(rows[-1], flush=True)
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                if line.startswith("model name")), platform.processor() or "unknown")
     command = " ".join(sys.argv[1:] if argv is None else argv)
-    result = {"command": f"python benchmarks/ort_spinning.py {command}", "cpu": cpu, "threads": args.threads,
+    result = {"command": f"python benchmarks/ort_spinning.py {command}", "cpu": machine()["cpu"],
+              "threads": args.threads,
               "onnxruntime": ort.__version__, "size": args.size, "load_before": load_before,
               "load_after": round(os.getloadavg()[0], 2), "rows": rows}
     if args.out:
