@@ -77,14 +77,7 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
     """
     if not results:
         raise DataError("no result files to tabulate")
-    results = _one_per_run(results)
-    if variants is not None:
-        known = sorted({r["variant"] for r in results})
-        unknown = [v for v in variants if v not in known]
-        if unknown:
-            raise DataError(f"variant '{unknown[0]}' has no results; variants: {', '.join(known)}")
-        keep = set(variants) | {reference or results[0].get("reference")}
-        results = [r for r in results if r["variant"] in keep]
+    results = _keep_variants(_one_per_run(results), variants, reference)
     values, metrics = _values_by_variant(results, figures)
     variants = list(dict.fromkeys(r["variant"] for r in results))
     reference = reference or results[0].get("reference") or variants[0]
@@ -96,28 +89,9 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
         raise DataError("no (image, seed) is scored for every variant yet; wait for a whole fold")
     images = sorted({image for image, _ in common})
     per_image = {v: _per_image(values[v], common, images) for v in variants}
-    per_variant = {}
-    for v in variants:
-        runs = [r for r in results if r["variant"] == v]
-        per_variant[v] = {
-            "runs": len(runs), "folds": sorted({r["fold"] for r in runs}),
-            "seeds": sorted({r["seed"] for r in runs}),
-            "images_scored": len({image for image, _ in values[v]}),
-            "wall_minutes_per_run": _mean_minutes(runs),
-            "overrides": runs[0]["overrides"], "config_hash": runs[0]["config_hash"],
-            "metrics": {m: _summary(per_image[v][:, j], n_resamples=n_resamples, seed=seed)
-                        for j, m in enumerate(metrics)},
-        }
-    others = [v for v in variants if v != reference]
-    differences: dict[str, dict[str, dict]] = {v: {} for v in others}
-    for j, m in enumerate(metrics):
-        for v in others:
-            differences[v][m] = paired_comparison(per_image[reference][:, j], per_image[v][:, j],
-                                                  higher_is_better=METRICS[m].higher_is_better,
-                                                  n_resamples=n_resamples, seed=seed).to_dict()
-        adjusted = holm_adjust([differences[v][m]["p_value"] for v in others])
-        for v, p in zip(others, adjusted, strict=True):
-            differences[v][m]["p_holm"] = p
+    per_variant = {v: _variant_summary([r for r in results if r["variant"] == v], values[v], per_image[v],
+                                       metrics, n_resamples=n_resamples, seed=seed) for v in variants}
+    differences = _differences(per_image, reference, metrics, n_resamples=n_resamples, seed=seed)
     return {
         "grid": results[0].get("grid"), "figures": figures, "figures_definition": _FIGURE_TEXT[figures],
         "reference": reference, "metrics": metrics,
@@ -133,6 +107,48 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
                      "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
                      "p_holm": "Holm-adjusted over the variants, for each figure separately"},
     }
+
+
+def _keep_variants(results: list[dict], variants: list[str] | None, reference: str | None) -> list[dict]:
+    """The results of the named variants and the reference (all results when none is named)."""
+    if variants is None:
+        return results
+    known = sorted({r["variant"] for r in results})
+    unknown = [v for v in variants if v not in known]
+    if unknown:
+        raise DataError(f"variant '{unknown[0]}' has no results; variants: {', '.join(known)}")
+    keep = set(variants) | {reference or results[0].get("reference")}
+    return [r for r in results if r["variant"] in keep]
+
+
+def _variant_summary(runs: list[dict], values: dict, per_image: np.ndarray, metrics: list[str], *,
+                     n_resamples: int, seed: int) -> dict:
+    """One variant's row: what ran, and each figure's per-image mean with its bootstrap CI."""
+    return {
+        "runs": len(runs), "folds": sorted({r["fold"] for r in runs}),
+        "seeds": sorted({r["seed"] for r in runs}),
+        "images_scored": len({image for image, _ in values}),
+        "wall_minutes_per_run": _mean_minutes(runs),
+        "overrides": runs[0]["overrides"], "config_hash": runs[0]["config_hash"],
+        "metrics": {m: _summary(per_image[:, j], n_resamples=n_resamples, seed=seed)
+                    for j, m in enumerate(metrics)},
+    }
+
+
+def _differences(per_image: dict[str, np.ndarray], reference: str, metrics: list[str], *,
+                 n_resamples: int, seed: int) -> dict[str, dict[str, dict]]:
+    """Each variant minus the reference, paired per image; Holm over the variants, per figure."""
+    others = [v for v in per_image if v != reference]
+    differences: dict[str, dict[str, dict]] = {v: {} for v in others}
+    for j, m in enumerate(metrics):
+        for v in others:
+            differences[v][m] = paired_comparison(per_image[reference][:, j], per_image[v][:, j],
+                                                  higher_is_better=METRICS[m].higher_is_better,
+                                                  n_resamples=n_resamples, seed=seed).to_dict()
+        adjusted = holm_adjust([differences[v][m]["p_value"] for v in others])
+        for v, p in zip(others, adjusted, strict=True):
+            differences[v][m]["p_holm"] = p
+    return differences
 
 
 def _one_per_run(results: list[dict]) -> list[dict]:
