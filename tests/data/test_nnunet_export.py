@@ -105,8 +105,8 @@ def test_nnunet_own_checker_accepts_the_export(exported, capsys):
     try:
         from nnunetv2.experiment_planning.verify_dataset_integrity import verify_dataset_integrity
     except ImportError as error:  # nnunetv2 and its dependencies are optional
-        pytest.skip(f"nnunetv2 is not importable here ({error}); pip install --no-deps nnunetv2 "
-                    "plus pandas, batchgenerators, acvl-utils, SimpleITK, nibabel, blosc2")
+        pytest.skip(f"nnunetv2 is not importable here ({error}); install it as .ci/run does "
+                    "(pip install --no-deps nnunetv2 and the nine packages listed there)")
     _, result = exported
     verify_dataset_integrity(str(result.folder), num_processes=1)  # raises on any problem
     assert "verify_dataset_integrity Done" in capsys.readouterr().out
