@@ -126,3 +126,14 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("dskd: error: ") for line in lines)
     assert "grid file not found" in lines[2]
+
+
+def test_the_method_interval_treats_folds_as_the_unit():
+    # b beats a by 0.1 on every image of fold 0 and by 0.3 on fold 1: the fold means are the unit.
+    results = [_result("a", 0, 0, {"i1": 0.5, "i2": 0.5}), _result("a", 1, 0, {"i3": 0.5, "i4": 0.5}),
+               _result("b", 0, 0, {"i1": 0.6, "i2": 0.6}), _result("b", 1, 0, {"i3": 0.8, "i4": 0.8})]
+    table = ablation_table(results, n_resamples=200)
+    method = table["differences"]["b"]["dice"]["method"]
+    assert method["mean_difference"] == pytest.approx(0.2) and method["n_units"] == 2
+    assert method["standard_error"] == pytest.approx(0.1)  # sqrt(var([0.1, 0.3]) / 2)
+    assert method["p_holm"] == method["p_value"]

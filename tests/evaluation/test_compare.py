@@ -83,3 +83,23 @@ def test_same_folder_names_get_distinct_labels(tmp_path):
     b = _run(tmp_path / "dskd" / "evaluation", dict(zip(NAMES, np.linspace(0.6, 0.7, 6), strict=True)))
     result, _ = compare_runs([a, b], n_resamples=100)
     assert [r["label"] for r in result["runs"]] == ["unet/evaluation", "dskd/evaluation"]
+
+
+def test_seed_replicates_add_the_seed_aware_interval(tmp_path):
+    base = [0.70, 0.72, 0.74, 0.76, 0.78, 0.80]
+    folders = {f"{side}{s}": _run(tmp_path / f"{side}{s}",
+                                  {n: v + offset for n, v in zip(NAMES, base, strict=True)})
+               for side, offsets in (("a", (0.0, 0.01, -0.01)), ("b", (0.02, 0.03, 0.01)))
+               for s, offset in enumerate(offsets)}
+    result, _ = compare_runs([folders["a0"], folders["b0"]], n_resamples=200,
+                             replicates=([folders["a1"], folders["a2"]], [folders["b1"], folders["b2"]]))
+    dice = result["comparisons"][0]["metrics"]["dice"]
+    # Every image of b0 beats a0 by exactly 0.02: the image bootstrap sees no spread at all, while
+    # the seeds move by +-0.01, which the seed-aware interval counts.
+    assert dice["ci_low"] == pytest.approx(0.02) == dice["ci_high"]
+    method = dice["method"]
+    assert method["mean_difference"] == pytest.approx(0.02)
+    assert method["ci_low"] < 0.0 < 0.04 < method["ci_high"]
+    assert "seed-aware" in format_markdown(result)
+    with pytest.raises(DataError, match="exactly two runs"):
+        compare_runs([folders["a0"], folders["b0"], folders["b1"]], replicates=([folders["a1"]], []))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from dskd.cli.common import check_device, protocol_from_args, set_threads
 from dskd.errors import DskdError
+from dskd.writing import make_output_folder
 
 __all__ = ["add_evaluation_commands"]
 
@@ -24,6 +26,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     protocol, report = protocol_from_args(args), not args.no_report
     if model_mode:
         check_device(args.device)
+    make_output_folder(args.out)  # before the scoring, so a bad --out loses no work
     set_threads(args.threads)
     if model_mode:
         from dskd.evaluation.evaluate import evaluate_checkpoint
@@ -33,7 +36,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                                       device=args.device, overlays=args.overlays,
                                       threshold=args.threshold, fov_dir=args.fov,
                                       fov_suffix=args.fov_suffix, protocol=protocol, report=report,
-                                      tta=args.tta)
+                                      tta=args.tta, ledger=args.ledger or os.environ.get("DSKD_TEST_LEDGER"))
     else:
         from dskd.evaluation.folders import evaluate_folders
 
@@ -64,8 +67,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from dskd.evaluation.compare import compare_runs, format_markdown, write_comparison
 
     metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    if (args.replicates_a is None) != (args.replicates_b is None):
+        raise DskdError("give --replicates-a and --replicates-b together (further seeds of both methods)")
+    replicates = None if args.replicates_a is None else (args.replicates_a, args.replicates_b)
     result, runs = compare_runs(args.runs, labels=args.labels, metrics=metrics,
-                                confidence=args.confidence, n_resamples=args.resamples, seed=args.seed)
+                                confidence=args.confidence, n_resamples=args.resamples, seed=args.seed,
+                                replicates=replicates)
     print(format_markdown(result))
     if args.out:
         write_comparison(result, runs, args.out, report=not args.no_report)
@@ -92,7 +99,8 @@ def _cmd_threshold_sweep(args: argparse.Namespace) -> int:
 def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     """dskd evaluate (docs/evaluation.md)."""
     p = sub.add_parser("evaluate", help="score a checkpoint on a dataset, or masks from any tool")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True,
+                   help="folder for per_image.csv, summary.json and report.html (created; checked first)")
     model = p.add_argument_group("a model on a dataset")
     model.add_argument("--checkpoint", action="append", default=None,
                        help="a checkpoint; repeat it to score the mean of several (an ensemble, e.g. "
@@ -104,9 +112,12 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     model.add_argument("--layout", default="folder", help="dataset layout (default: folder)")
     model.add_argument("--split-file", default=None, help="JSON split file; scores one part of it")
     model.add_argument("--split", default="test", help="part of the split file to score (default: test)")
+    model.add_argument("--ledger", default=None, metavar="FILE",
+                       help="test ledger that records this look when --split is test (default: "
+                            "DSKD_TEST_LEDGER, else test-ledger.jsonl beside the split file)")
     model.add_argument("--threshold", type=float, default=None,
                        help="override the checkpoint's threshold (policy: fixed)")
-    model.add_argument("--device", default="cpu")
+    model.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     model.add_argument("--threads", type=int, default=0,
                        help="torch CPU threads for the model (default 0: torch's choice)")
     masks = p.add_argument_group("masks made by any tool, matched to labels by file name")
@@ -117,7 +128,8 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
                        help="--pred holds probability maps: binarise at this value, also score AUC/AP")
     masks.add_argument("--pred-suffix", default="", help="removed from prediction names before matching")
     masks.add_argument("--label-suffix", default="", help="e.g. _gt: 7_gt.png matches 7.png")
-    masks.add_argument("--image-suffix", default="")
+    masks.add_argument("--image-suffix", default="",
+                       help="removed from angiogram names before matching (default: none)")
     both = p.add_argument_group("protocol")
     both.add_argument("--fov", default=None, help="folder of field-of-view masks; outside pixels not counted")
     both.add_argument("--fov-suffix", default="", help="removed from field-of-view names before matching")
@@ -143,7 +155,13 @@ def _add_compare_and_sweep_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="write comparison.md, comparison.json and report.html here")
     p.add_argument("--labels", nargs="+", default=None, help="one name per run (default: folder names)")
     p.add_argument("--metrics", default=None, help="comma-separated metrics (default: all in every run)")
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="confidence level of the intervals (default 0.95)")
+    p.add_argument("--replicates-a", nargs="+", default=None, metavar="DIR",
+                   help="evaluations of the same images by further seeds of the first run's method; with "
+                        "--replicates-b adds the seed-aware interval of a claim about the methods")
+    p.add_argument("--replicates-b", nargs="+", default=None, metavar="DIR",
+                   help="evaluations by further seeds of the second run's method (with --replicates-a)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report and its figures")

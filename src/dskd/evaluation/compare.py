@@ -4,6 +4,10 @@ Each run is a folder written by `dskd evaluate` (per_image.csv and summary.json)
 matched by name; the runs must hold the same images and have been scored under the same protocol,
 else the comparison is refused. The first run is the baseline A; every other run B is compared
 with it metric by metric (dskd.evaluation.stats: mean difference B - A, bootstrap CI, Wilcoxon p, Holm p).
+Those answer "on these images, with these trained weights". With seed replicates of both
+methods (`replicates`: further evaluations of A and of B by independently trained models), each
+metric also gets the seed-aware interval of a claim about the methods
+(dskd.evaluation.method_stats.replicated_difference), under the key "method".
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dskd.errors import DataError
+from dskd.evaluation.method_stats import replicated_difference
 from dskd.evaluation.report.html import decimals
 from dskd.evaluation.stats import format_p, holm_adjust, paired_comparison
 from dskd.metrics.suite import METRICS
@@ -90,15 +95,27 @@ def _check_comparable(runs: list[EvaluatedRun]) -> None:
 
 def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
                  metrics: list[str] | None = None, confidence: float = 0.95,
-                 n_resamples: int = 10_000, seed: int = 0) -> tuple[dict, list[EvaluatedRun]]:
-    """Compare every run with the first; returns (the result as plain data, the loaded runs)."""
+                 n_resamples: int = 10_000, seed: int = 0,
+                 replicates: tuple[list[str | Path], list[str | Path]] | None = None
+                 ) -> tuple[dict, list[EvaluatedRun]]:
+    """Compare every run with the first; returns (the result as plain data, the loaded runs).
+
+    replicates: (further seeds of A, further seeds of B), evaluation folders of the same images;
+    only with two runs. Adds the seed-aware interval of the methods' difference to each metric.
+    """
     if len(folders) < 2:
         raise DataError("compare needs at least two evaluation folders")
+    if replicates is not None and len(folders) != 2:
+        raise DataError("seed replicates compare two methods: give exactly two runs (A and B) with them")
     folders = [Path(f) for f in folders]
     if labels is not None and len(labels) != len(folders):
         raise DataError(f"{len(labels)} labels for {len(folders)} runs; give one label per run")
     runs = [load_run(f, label) for f, label in zip(folders, labels or _unique_labels(folders), strict=True)]
     _check_comparable(runs)
+    replicate_runs = None
+    if replicates is not None:
+        replicate_runs = tuple([runs[k], *(load_run(f) for f in replicates[k])] for k in (0, 1))
+        _check_comparable([runs[0], *replicate_runs[0][1:], *replicate_runs[1][1:]])
     common = [m for m in METRICS if all(m in next(iter(r.values.values())) for r in runs)]
     if metrics is not None:
         unknown = [m for m in metrics if m not in common]
@@ -115,8 +132,20 @@ def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
             results[m] = paired_comparison(a, b, higher_is_better=METRICS[m].higher_is_better,
                                            confidence=confidence, n_resamples=n_resamples,
                                            seed=seed).to_dict()
+            if replicate_runs is not None:
+                seeds_a, seeds_b = (np.array([[r.values[n][m] for n in names] for r in side])
+                                    for side in replicate_runs)
+                try:
+                    results[m]["method"] = replicated_difference(seeds_a, seeds_b,
+                                                                 confidence=confidence).to_dict()
+                except ValueError as error:
+                    raise DataError(f"--replicates: {error}") from None
         for m, p_holm in zip(common, holm_adjust([results[m]["p_value"] for m in common]), strict=True):
             results[m]["p_holm"] = p_holm
+        if replicate_runs is not None:
+            method_p = holm_adjust([results[m]["method"]["p_value"] for m in common])
+            for m, p_holm in zip(common, method_p, strict=True):
+                results[m]["method"]["p_holm"] = p_holm
         comparisons.append({"a": runs[0].label, "b": run.label, "metrics": results})
     result = {
         "runs": [{"label": r.label, "folder": str(r.folder), "threshold": r.summary.threshold,
@@ -129,6 +158,10 @@ def compare_runs(folders: list[str | Path], *, labels: list[str] | None = None,
                      "p_holm": "Holm-adjusted over the metrics of one comparison"},
         "higher_is_better": {m: METRICS[m].higher_is_better for m in common},
         "comparisons": comparisons,
+        "replicates": None if replicate_runs is None else
+        {"a": [str(r.folder) for r in replicate_runs[0]], "b": [str(r.folder) for r in replicate_runs[1]],
+         "interval": "seed-aware t interval over seed replicates and images "
+                     "(dskd.evaluation.method_stats.replicated_difference); Holm over the metrics"},
     }
     return result, runs
 
@@ -155,6 +188,17 @@ def format_markdown(result: dict) -> str:
                        f"{_cell(r['ci_high'], digits)}] | {_cell(r['median_difference'], digits)} | "
                        f"{format_p(r['p_value'])} | {format_p(r['p_holm'])} | {r['n']} | "
                        f"{r['b_better']} / {r['a_better']} |")
+        if result.get("replicates"):
+            reps = result["replicates"]
+            out += ["", f"Methods, over seed replicates ({len(reps['a'])} of {a}, {len(reps['b'])} of {b}) "
+                    "and images: the claim about the training procedures.", "",
+                    f"| metric | mean diff | {confidence}% CI (seed-aware) | t p | Holm p | df |",
+                    "|---|---:|---|---:|---:|---:|"]
+            for m, r in comparison["metrics"].items():
+                digits, d = decimals(m), r["method"]
+                out.append(f"| {m} | {_cell(d['mean_difference'], digits)} | [{_cell(d['ci_low'], digits)}, "
+                           f"{_cell(d['ci_high'], digits)}] | {format_p(d['p_value'])} | "
+                           f"{format_p(d['p_holm'])} | {_cell(d['degrees_of_freedom'], 1)} |")
         out.append("")
     settings = result["settings"]
     out.append(f"Per-image paired differences; {confidence}% {settings['interval']} "

@@ -17,6 +17,7 @@ import torch
 from dskd.data.cases import Case, CaseArrays
 from dskd.data.readers import list_images
 from dskd.errors import DataError
+from dskd.evaluation.ledger import check_ledger, ledger_path, record_look
 from dskd.inference.backends import Net, TorchNet
 from dskd.inference.cases import net_probabilities
 from dskd.inference.ensemble import agreed_threshold, as_one_net
@@ -110,7 +111,8 @@ def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: st
                         device: str = "cpu", overlays: bool = False,
                         threshold: float | None = None, fov_dir: str | Path | None = None,
                         fov_suffix: str = "", protocol: Protocol | None = None,
-                        report: bool = False, tta: TTA = "none") -> EvaluationSummary:
+                        report: bool = False, tta: TTA = "none",
+                        ledger: str | Path | None = None) -> EvaluationSummary:
     """Score a checkpoint (or the mean probabilities of several: an ensemble) on a labelled
     dataset; writes per_image.csv, summary.json, pr_curve.csv (and overlays/, and the HTML report
     with its figures when report=True).
@@ -118,12 +120,18 @@ def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: st
     The threshold is the one stored in the checkpoint: 0.5 by default, or the one chosen on the
     validation split during training or by `dskd threshold-sweep` (the summary says which).
     `threshold` overrides it (policy "fixed"). tta: test-time augmentation (inference.TTA).
+    Scoring the "test" part of a split file appends the look to the test ledger
+    (dskd.evaluation.ledger; `ledger` overrides its place beside the split file).
     """
     from dskd.data.cases import load_case
     from dskd.data.readers import read_cases
     from dskd.data.splits import apply_split, read_split_file
 
     checkpoints = [Path(c) for c in (checkpoint if isinstance(checkpoint, list) else [checkpoint])]
+    looks_at_test = bool(split_file) and split_part == "test"
+    if looks_at_test:
+        ledger = ledger_path(split_file, ledger)
+        check_ledger(ledger)
     protocol = protocol if protocol is not None else Protocol()
     net, threshold, policy = _load_models(checkpoints, torch.device(device), threshold)
     cases = read_cases(layout, data_root)
@@ -140,7 +148,13 @@ def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: st
                "fov": str(fov_dir) if fov_dir is not None else None,
                "training_log": str(training_log) if training_log.is_file() and len(checkpoints) == 1
                else None}
-    return write_evaluation(out_dir, arrays, [probs >= threshold for probs in probabilities], rows,
-                            counts, probabilities=probabilities, threshold=threshold,
-                            policy=policy, protocol=protocol, sources=sources,
-                            overlays=overlays, report=report)
+    summary = write_evaluation(out_dir, arrays, [probs >= threshold for probs in probabilities], rows,
+                               counts, probabilities=probabilities, threshold=threshold,
+                               policy=policy, protocol=protocol, sources=sources,
+                               overlays=overlays, report=report)
+    if looks_at_test:
+        figure = {"dice": summary.mean("dice"), "dice_pooled": summary.pooled.get("dice")}
+        record_look(ledger, split_file=split_file, part=split_part, what=sources["checkpoint"],
+                    data=str(data_root), n_images=len(arrays), threshold=threshold, tta=tta, out=out_dir,
+                    figure={k: v for k, v in figure.items() if v is not None})
+    return summary

@@ -6,6 +6,7 @@ best.pt the weights of the best validation Dice. Both are written atomically (ch
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +18,11 @@ from dskd.config import Config, config_to_dict, resume_conflicts, save_config
 from dskd.errors import CheckpointError, ConfigError
 from dskd.tables import write_csv
 from dskd.training.setup import Training
+from dskd.writing import make_output_folder
 
 __all__ = ["Progress", "open_run_dir", "restore", "save_epoch"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +45,9 @@ def open_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
                           "choose another --out")
     if resume and not (run_dir / "last.pt").exists():
         raise CheckpointError(f"{run_dir / 'last.pt'}: nothing to resume")
+    if not resume and (run_dir / "config.yaml").exists():
+        log.warning("%s holds a run stopped before its first epoch ended (config.yaml, no last.pt); "
+                    "starting it over", run_dir)
     state = None
     if resume:
         state = load_checkpoint(run_dir / "last.pt")
@@ -48,7 +55,7 @@ def open_run_dir(run_dir: Path, config: Config, resume: bool) -> dict | None:
         if changed:
             raise CheckpointError(f"{run_dir / 'last.pt'}: config differs from the run being "
                                   f"resumed ({', '.join(changed)})")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    make_output_folder(run_dir)
     save_config(config, run_dir / "config.yaml")
     return state
 

@@ -37,8 +37,9 @@ def plot_forest(result: dict, path: str | Path) -> None:
             d = result["differences"][v][m]
             if d["mean_difference"] is None or math.isnan(d["mean_difference"]):
                 continue
-            low, high = d["ci_low"], d["ci_high"]
-            significant = d["p_holm"] is not None and d["p_holm"] < 0.05
+            method = d["method"]
+            low, high = method["ci_low"], method["ci_high"]
+            significant = method["p_holm"] is not None and method["p_holm"] < 0.05
             ax.plot([low, high], [y, y], color="C0" if significant else "0.5", lw=2)
             ax.plot(d["mean_difference"], y, "o", color="C0" if significant else "0.3", markersize=5)
         ax.axvline(0, color="k", lw=0.8)
@@ -50,7 +51,7 @@ def plot_forest(result: dict, path: str | Path) -> None:
         ax.tick_params(axis="x", labelsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(5))
     fig.suptitle(f"{result['grid']}: variant - {result['reference']}, {result['n_images']} images "
-                 "out of fold (blue: Holm p < 0.05)", fontsize=9)
+                 "out of fold, seed-aware 95% CI (blue: Holm p < 0.05)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -72,15 +73,18 @@ def _html_body(result: dict) -> str:
             '<div class="figures">' + figure("forest.png", "forest plot") + "</div>"]
     for m in metrics:
         rows = [[escape(v), format_figure(d[m]["mean_difference"], m, True),
+                 f"[{format_figure(d[m]['method']['ci_low'], m, True)}, "
+                 f"{format_figure(d[m]['method']['ci_high'], m, True)}]", format_p(d[m]["method"]["p_holm"]),
                  f"[{format_figure(d[m]['ci_low'], m, True)}, {format_figure(d[m]['ci_high'], m, True)}]",
                  format_p(d[m]["p_value"]), format_p(d[m]["p_holm"]),
                  f"{d[m]['b_better']} / {d[m]['a_better']}"]
                 for v, d in result["differences"].items()]
         body += [f"<h3>{escape(m)}</h3>",
-                 table(["variant", f"mean diff (− {reference})", "95% CI", "Wilcoxon p", "Holm p",
-                        "better / worse"], rows)]
+                 table(["variant", f"mean diff (− {reference})", "method 95% CI (seed-aware)", "t p (Holm)",
+                        "these weights: 95% CI", "Wilcoxon p", "Holm p", "better / worse"], rows)]
     s = result["settings"]
-    body.append(f'<p class="note">{escape(s["interval"])} ({s["n_resamples"]} resamples, seed '
+    body.append(f'<p class="note">Method: {escape(s.get("method_interval", ""))}. These weights: '
+                f'{escape(s["interval"])} ({s["n_resamples"]} resamples, seed '
                 f"{s['seed']}); {escape(s['test'])}; {escape(s['p_holm'])}.</p>")
     return "\n".join(body)
 

@@ -23,7 +23,6 @@ import csv
 import json
 import math
 import re
-import subprocess
 from pathlib import Path
 
 from dskd.checkpoint import file_sha256, load_checkpoint
@@ -32,7 +31,7 @@ from dskd.errors import DataError
 from dskd.evaluation.ablate.grid import Cell
 from dskd.metrics.suite import Protocol
 
-__all__ = ["FIGURES", "FORMAT", "result_path", "git_commit", "record_training_commit",
+__all__ = ["FIGURES", "FORMAT", "result_path", "record_training_commit",
            "training_commits", "wall_seconds", "score_run",
            "build_result", "write_result", "read_result", "read_results"]
 
@@ -45,19 +44,6 @@ _RESULT_NAME = re.compile(r"^.+\.fold\d+-seed\d+\.json$")
 def result_path(results: str | Path, cell: Cell) -> Path:
     """<results>/<variant>.fold<k>-seed<s>.json"""
     return Path(results) / f"{cell.variant.name}.{cell.key}.json"
-
-
-def git_commit(where: str | Path | None = None) -> str:
-    """The commit of the code (with '+dirty' when tracked files changed); 'unknown' outside git."""
-    folder = Path(where) if where is not None else Path(__file__).parent
-    try:
-        head = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + ("+dirty" if dirty else "")
 
 
 def record_training_commit(run_folder: Path, commit: str) -> None:

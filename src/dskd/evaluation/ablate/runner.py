@@ -22,7 +22,6 @@ from dskd.errors import DskdError
 from dskd.evaluation.ablate.grid import Cell, Grid, GridError
 from dskd.evaluation.ablate.results import (
     build_result,
-    git_commit,
     read_result,
     record_training_commit,
     result_path,
@@ -40,6 +39,7 @@ from dskd.evaluation.ablate.runs import (
     resume_overrides,
     run_dir,
 )
+from dskd.evaluation.provenance import git_commit
 
 __all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "format_plan", "run_cell",
            "stop_training"]

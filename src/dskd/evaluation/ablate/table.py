@@ -6,7 +6,10 @@ every variant count, so every variant is measured on the same images even while 
 missing (the table says how many). Per variant: the per-image mean with a percentile bootstrap
 95% CI; against the reference: the mean paired difference (variant - reference) with its bootstrap
 CI and the two-sided Wilcoxon signed-rank p, Holm-adjusted over the variants of each figure
-(dskd.evaluation.stats).
+(dskd.evaluation.stats). Those answer "on these images, with these trained weights". A claim about
+a method needs the seed-aware interval beside them (dskd.evaluation.method_stats: the folds, each
+its own independent training, as the unit; t over folds), with its own Holm-adjusted p: that is
+the interval the power line and the forest plot use.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from dskd.errors import DataError
+from dskd.evaluation.method_stats import fold_clustered_difference
 from dskd.evaluation.stats import bootstrap_mean_ci, format_p, holm_adjust, paired_comparison
 from dskd.metrics.suite import METRICS
 
@@ -27,6 +31,17 @@ Figures = Literal["primary", "secondary"]
 _FIGURE_TEXT = {"primary": "last checkpoint at threshold 0.5 (nothing chosen on the held-out fold)",
                 "secondary": "best-validation checkpoint at its validation threshold (both chosen "
                              "on the held-out fold: optimistic)"}
+
+
+def _fold_of_images(results: list[dict]) -> dict[str, int]:
+    """image -> the fold whose models scored it (out of fold, each image has exactly one)."""
+    folds: dict[str, int] = {}
+    for result in results:
+        for image in result["primary"]["images"]:
+            if folds.setdefault(image, result["fold"]) != result["fold"]:
+                raise DataError(f"image {image} is scored out of fold {folds[image]} and {result['fold']}; "
+                                "results of different split files are mixed")
+    return folds
 
 
 def _values_by_variant(results: list[dict], figures: Figures
@@ -91,7 +106,9 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
     per_image = {v: _per_image(values[v], common, images) for v in variants}
     per_variant = {v: _variant_summary([r for r in results if r["variant"] == v], values[v], per_image[v],
                                        metrics, n_resamples=n_resamples, seed=seed) for v in variants}
-    differences = _differences(per_image, reference, metrics, n_resamples=n_resamples, seed=seed)
+    folds = _fold_of_images(results)
+    differences = _differences(per_image, np.array([folds[i] for i in images]), reference, metrics,
+                               n_resamples=n_resamples, seed=seed)
     return {
         "grid": results[0].get("grid"), "figures": figures, "figures_definition": _FIGURE_TEXT[figures],
         "reference": reference, "metrics": metrics,
@@ -103,6 +120,8 @@ def ablation_table(results: list[dict], *, reference: str | None = None, figures
         "settings": {"unit": "image (out of fold); each image's figure averaged over its seeds first",
                      "difference": "variant - reference, per image",
                      "interval": "95% percentile bootstrap of the mean over images",
+                     "method_interval": "95% seed-aware t interval, folds as the unit "
+                                        "(dskd.evaluation.method_stats)",
                      "n_resamples": n_resamples, "seed": seed,
                      "test": "two-sided Wilcoxon signed-rank (scipy), zero differences dropped",
                      "p_holm": "Holm-adjusted over the variants, for each figure separately"},
@@ -135,9 +154,10 @@ def _variant_summary(runs: list[dict], values: dict, per_image: np.ndarray, metr
     }
 
 
-def _differences(per_image: dict[str, np.ndarray], reference: str, metrics: list[str], *,
+def _differences(per_image: dict[str, np.ndarray], folds: np.ndarray, reference: str, metrics: list[str], *,
                  n_resamples: int, seed: int) -> dict[str, dict[str, dict]]:
-    """Each variant minus the reference, paired per image; Holm over the variants, per figure."""
+    """Each variant minus the reference, paired per image (image bootstrap and Wilcoxon), and as
+    methods (folds as the unit, key "method"); Holm over the variants, per figure, for both."""
     others = [v for v in per_image if v != reference]
     differences: dict[str, dict[str, dict]] = {v: {} for v in others}
     for j, m in enumerate(metrics):
@@ -145,9 +165,13 @@ def _differences(per_image: dict[str, np.ndarray], reference: str, metrics: list
             differences[v][m] = paired_comparison(per_image[reference][:, j], per_image[v][:, j],
                                                   higher_is_better=METRICS[m].higher_is_better,
                                                   n_resamples=n_resamples, seed=seed).to_dict()
+            differences[v][m]["method"] = fold_clustered_difference(
+                per_image[v][:, j] - per_image[reference][:, j], folds).to_dict()
         adjusted = holm_adjust([differences[v][m]["p_value"] for v in others])
-        for v, p in zip(others, adjusted, strict=True):
+        method_adjusted = holm_adjust([differences[v][m]["method"]["p_value"] for v in others])
+        for v, p, p_method in zip(others, adjusted, method_adjusted, strict=True):
             differences[v][m]["p_holm"] = p
+            differences[v][m]["method"]["p_holm"] = p_method
     return differences
 
 
@@ -202,23 +226,28 @@ def format_markdown(table: dict) -> str:
                      f"{info['wall_minutes_per_run'] or '–'} | " + " | ".join(cells) + " |")
     lines += ["", "Per-image mean [95% bootstrap CI]; Betti errors are counts per image (lower is better).",
               "", f"## Paired differences to {reference} (variant - {reference}, per image)", "",
-              "| variant | figure | mean diff | 95% CI | Wilcoxon p | Holm p | better / worse |",
-              "|---|---|---:|---|---:|---:|---:|"]
+              "| variant | figure | mean diff | method 95% CI (seed-aware) | t p (Holm) | "
+              "these weights: 95% CI | Wilcoxon p | Holm p | better / worse |",
+              "|---|---|---:|---|---:|---|---:|---:|---:|"]
     for v, by_metric in table["differences"].items():
         for m in metrics:
             d = by_metric[m]
+            method = d["method"]
             lines.append(f"| {v} | {m} | {format_figure(d['mean_difference'], m, True)} | "
+                         f"[{format_figure(method['ci_low'], m, True)}, "
+                         f"{format_figure(method['ci_high'], m, True)}] | {format_p(method['p_holm'])} | "
                          f"[{format_figure(d['ci_low'], m, True)}, {format_figure(d['ci_high'], m, True)}] | "
                          f"{format_p(d['p_value'])} | {format_p(d['p_holm'])} | "
                          f"{d['b_better']} / {d['a_better']} |")
     if "dice" in metrics and table["differences"]:
-        widths = ", ".join(f"{v} {(d['dice']['ci_high'] - d['dice']['ci_low']) / 2:.4f}"
-                           for v, d in table["differences"].items()
-                           if not math.isnan(d["dice"]["ci_high"] - d["dice"]["ci_low"]))
-        lines += ["", f"Power: half-width of the 95% CI of the paired Dice difference: {widths} "
-                  "(target: at most 0.005)."]
+        widths = ", ".join(f"{v} {(m['ci_high'] - m['ci_low']) / 2:.4f}"
+                           for v, d in table["differences"].items() for m in [d["dice"]["method"]]
+                           if not math.isnan(m["ci_high"] - m["ci_low"]))
+        lines += ["", f"Power: half-width of the seed-aware 95% CI of the Dice difference: {widths or '–'} "
+                  "(target: at most 0.005; it needs two or more folds)."]
     s = table["settings"]
-    lines += ["", f"Unit: {s['unit']}. {s['interval']} ({s['n_resamples']} resamples, seed {s['seed']}); "
-              f"{s['test']}; {s['p_holm']}. 'better / worse': images where the variant beats / "
-              "trails the reference.", ""]
+    lines += ["", f"Method columns: {s['method_interval']}; the claim about a training procedure. "
+              f"'These weights' columns: unit {s['unit']}; {s['interval']} ({s['n_resamples']} resamples, "
+              f"seed {s['seed']}); {s['test']}; {s['p_holm']}. 'better / worse': images where the variant "
+              "beats / trails the reference.", ""]
     return "\n".join(lines)
