@@ -16,6 +16,7 @@ from dskd import __version__
 from dskd.cli.data_commands import add_data_commands
 from dskd.cli.deploy_commands import add_deploy_commands
 from dskd.cli.evaluation_commands import add_evaluation_commands
+from dskd.cli.qca_command import add_qca_command
 from dskd.cli.training_commands import add_training_commands
 from dskd.errors import DskdError
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_commands(sub)
     add_evaluation_commands(sub)
     add_deploy_commands(sub)
+    add_qca_command(sub)
     add_data_commands(sub)
     return parser
 
