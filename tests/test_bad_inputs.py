@@ -158,6 +158,13 @@ BREAKAGES: dict[str, Breakage] = {
         "dicom_cine": r"cannot decode frame 5 of 6"}),
     "no_pixel_data": Breakage(_edited_dicom(PixelData=None), {
         "dicom": r"cannot decode (pixel data|frame 1 of 4) \(.*no 'Pixel Data'"}),
+    # pydicom raises NotImplementedError on an unknown value representation (found by mutation)
+    "unknown_vr_rows": Breakage(_rewrite(lambda data: data.replace(
+        b"\x28\x00\x10\x00US", b"\x28\x00\x10\x00ZZ", 1)), {
+        "dicom": r"(unreadable DICOM header|not a readable DICOM file)"}),
+    "unknown_vr_frames": Breakage(_rewrite(lambda data: data.replace(
+        b"\x28\x00\x08\x00IS", b"\x28\x00\x08\x00ZZ", 1)), {
+        "dicom_cine": r"(unreadable DICOM header|not a readable DICOM file)"}),
     "infinite_rescale_slope": Breakage(_edited_dicom(RescaleSlope="1e999", RescaleIntercept=0), {
         "dicom": r"(frame 1 of 4: )?pixel values are NaN or infinite after the modality and VOI transforms"}),
 }

@@ -30,6 +30,17 @@ def error_reason(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+# The header elements dskd reads: converted up front so a damaged one is a one-line refusal.
+_HEADER_KEYWORDS = ("Rows", "Columns", "NumberOfFrames", "SamplesPerPixel", "BitsAllocated",
+                    "BitsStored", "PixelRepresentation", "PhotometricInterpretation", "RescaleSlope",
+                    "RescaleIntercept",
+                    "WindowCenter", "WindowWidth", "VOILUTFunction", "CineRate", "FrameTime",
+                    "RecommendedDisplayFrameRate", "PixelSpacing", "ImagerPixelSpacing",
+                    "EstimatedRadiographicMagnificationFactor", "DistanceSourceToDetector",
+                    "DistanceSourceToPatient", "PerFrameFunctionalGroupsSequence",
+                    "SharedFunctionalGroupsSequence", "Modality")
+
+
 def read_dicom_header(path: Path) -> Any:
     import pydicom
 
@@ -41,7 +52,12 @@ def read_dicom_header(path: Path) -> Any:
         raise DataError(f"{path}: not a readable DICOM file ({reason})") from None
     if "Rows" not in ds or "Columns" not in ds:
         raise DataError(f"{path}: DICOM file holds no image (no Rows/Columns)")
-    _lift_functional_groups(ds)
+    try:  # pydicom converts an element when first read: a damaged one fails here, not deep inside
+        for keyword in _HEADER_KEYWORDS:
+            ds.get(keyword)
+        _lift_functional_groups(ds)
+    except Exception as error:  # NotImplementedError (unknown VR), ValueError, TypeError, KeyError
+        raise DataError(f"{path}: unreadable DICOM header ({error_reason(error)})") from None
     return ds
 
 
