@@ -26,13 +26,21 @@ from tests.model_files import torch_threads, write_random_checkpoint
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's note about httpx versions
-    from fastapi.testclient import TestClient
+    from fastapi.testclient import TestClient as _StarletteClient
 
 from dskd.deploy.serve import app as serve_app  # noqa: E402
 from dskd.deploy.serve import segment as serve_segment  # noqa: E402
 from dskd.deploy.serve.app import create_app  # noqa: E402
 
 TOKEN = "a-token-of-more-than-16-characters"
+
+
+class TestClient(_StarletteClient):
+    """Requests addressed to the server's own loopback address, as a browser on the page sends
+    them (the server refuses other Host names: dskd.deploy.serve.origin)."""
+
+    def __init__(self, app, **kwargs) -> None:  # noqa: ANN001
+        super().__init__(app, base_url="http://127.0.0.1:8000", **kwargs)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -467,3 +475,22 @@ def test_memory_stays_flat_over_a_long_cine_with_previews(checkpoint, tmp_path):
         assert len(result.previews) == len(result.figures) == n
         assert tifffile.imread(result.files["mask"]).shape == (n, 128, 128)
     assert peaks[100] - peaks[10] < 256 * 1024, peaks
+
+
+def test_other_hosts_and_cross_origin_posts_are_refused(checkpoint, work, inputs):
+    client = TestClient(create_app(ServeSettings(model=checkpoint, work_dir=work)))
+    image = next(iter(inputs.values()))
+    assert client.get("/healthz").status_code == 200
+    rebound = client.get("/healthz", headers={"Host": "attacker.example"})
+    assert rebound.status_code == 421 and "is not this server's address" in rebound.json()["error"]
+    assert client.get("/healthz", headers={"Host": "localhost:8000"}).status_code == 200
+    with open(image, "rb") as handle:
+        data = handle.read()
+    files = {"file": (image.name, data, "application/octet-stream")}
+    cross = client.post("/v1/segment", files=files, headers={"Origin": "http://evil.example"})
+    assert cross.status_code == 403 and "cross-origin request" in cross.json()["error"]
+    same = client.post("/v1/segment", files=files, headers={"Origin": "http://127.0.0.1:8000"})
+    assert same.status_code == 200
+    allowed = TestClient(create_app(ServeSettings(model=checkpoint, work_dir=work,
+                                                  allowed_hosts=("proxy.example",))))
+    assert allowed.get("/healthz", headers={"Host": "proxy.example"}).status_code == 200

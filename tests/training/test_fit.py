@@ -138,11 +138,23 @@ def test_lazy_data_read_by_workers_trains_to_the_same_weights(tiny_config, tmp_p
     assert all(torch.equal(cached[k], lazy[k]) for k in cached)
 
 
-def test_amp_on_cpu_says_it_is_ignored(tiny_config, tmp_path, caplog):
+def test_bf16_on_cpu_trains_and_says_so(tiny_config, tmp_path, caplog, monkeypatch):
     config = replace(tiny_config, run={"amp": True, "device": "cpu"}, optim={"epochs": 1})
-    with caplog.at_level(logging.WARNING, logger="dskd.training.fit"):
-        fit(config, tmp_path / "run")
-    assert "run.amp is ignored on cpu" in caplog.text
+    with caplog.at_level(logging.INFO):
+        fit(config, tmp_path / "on")
+    assert "precision: bfloat16 autocast (asked for" in caplog.text
+    last = torch.load(tmp_path / "on" / "last.pt", weights_only=True)
+    assert last["precision"].startswith("bfloat16") and all(v.isfinite().all() for v in last["model"].values()
+                                                              if v.is_floating_point())
+    # auto: bf16 exactly where the CPU has bf16 units (here both answers are shown by pretending)
+    import dskd.inference.precision as precision
+
+    for units, expected in ((None, "float32 (auto: CPU without bf16 units"),
+                            ("AMX", "bfloat16 autocast (auto")):
+        monkeypatch.setattr(precision, "cpu_bf16_units", lambda units=units: units)
+        fit(replace(config, run={"amp": "auto"}), tmp_path / f"auto-{units}")
+        stored = torch.load(tmp_path / f"auto-{units}" / "best.pt", weights_only=True)["precision"]
+        assert stored.startswith(expected)
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

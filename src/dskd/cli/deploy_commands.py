@@ -64,7 +64,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     set_threads(args.threads if args.backend == "torch" else 0)
     settings = ServeSettings(
         model=Path(args.checkpoint), backend=args.backend, device=args.device, threads=args.threads,
-        host=args.host, port=args.port, token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
+        host=args.host, port=args.port, allowed_hosts=tuple(args.allowed_host),
+        token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
         max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
         max_concurrent=args.max_concurrent, queue=args.queue, timeout_s=args.timeout,
         window=args.window or None, evaluation=Path(args.evaluation) if args.evaluation else None)
@@ -84,7 +85,7 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
                         "(the mean of the models' probabilities)")
     p.add_argument("inputs", nargs="+",
                    help="PNG/JPEG/TIFF/PGM/PPM/BMP/DICOM files, folders (recursive), globs ('**' recurses)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="output folder (created; checked before any work)")
     p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                    help="onnxruntime runs a .onnx model on the CPU (default: torch)")
     p.add_argument("--threshold", type=float, default=None,
@@ -112,7 +113,7 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
 
 def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch, height, width)")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="the checkpoint (.pt) to export")
     p.add_argument("--out", required=True, help="the .onnx file to write")
     p.add_argument("--no-check", action="store_true",
                    help="skip comparing ONNX Runtime with PyTorch after export")
@@ -129,10 +130,15 @@ def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", required=True, help="a .pt checkpoint, or a .onnx from dskd export")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other needs --token)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                   help="a Host name the page may be opened at besides the bound address (e.g. a "
+                        "reverse proxy's name); repeatable (default: none)")
     p.add_argument("--token", default=None,
                    help="bearer token every /v1 call must carry (default: $DSKD_SERVE_TOKEN)")
-    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch")
+    p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                   help="run the model with PyTorch (a .pt checkpoint) or ONNX Runtime (a .onnx export; "
+                        "default torch)")
     p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
     p.add_argument("--window", type=int, default=512,

@@ -168,16 +168,18 @@ def _add_compare_and_sweep_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("threshold-sweep", help="choose a threshold on a validation split")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--checkpoint", required=True, help="the checkpoint whose threshold is swept")
+    p.add_argument("--out", required=True, help="folder for threshold_sweep.csv, .json and .png (created)")
     p.add_argument("--data", default=None,
                    help="validation images (default: the checkpoint's own validation split)")
-    p.add_argument("--layout", default="folder")
-    p.add_argument("--split-file", default=None)
+    p.add_argument("--layout", default="folder", help="dataset layout of --data (default: folder)")
+    p.add_argument("--split-file", default=None,
+                   help="JSON split file for --data (default: none, every image of --data; "
+                        "without --data the checkpoint's own validation split is used)")
     p.add_argument("--split", default="val", help="part of the split file (default: val; test is refused)")
     p.add_argument("--step", type=float, default=0.05, help="grid step (default 0.05: 0.05..0.95)")
     p.add_argument("--store", default=None, help="write a copy of the checkpoint carrying the threshold")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's choice)")
     p.set_defaults(func=_cmd_threshold_sweep)
 

@@ -69,10 +69,11 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("synth", help="write a synthetic angiogram dataset (images/ and masks/)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--n", type=int, default=40)
-    p.add_argument("--size", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="folder for images/ and masks/ (created)")
+    p.add_argument("--n", type=int, default=40, help="number of angiograms (default 40)")
+    p.add_argument("--size", type=int, default=300, help="side of the square images in pixels (default 300)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed: image k of seed s is always the same (default 0)")
     p.add_argument("--start", type=int, default=0,
                    help="index of the first case (disjoint ranges of one seed never share an image)")
     p.add_argument("--realism", choices=["basic", "standard", "full"], default="standard",

@@ -110,7 +110,9 @@ class RunConfig:
     threads: int = 0  # torch intra-op threads; 0 keeps torch's default
     threshold: Literal["fixed", "validation"] = "fixed"
     threshold_value: float = 0.5  # threshold=fixed
-    amp: bool = False  # CUDA only: autocast to run.amp_dtype
+    # Mixed precision: true (bf16 autocast on CPU, run.amp_dtype on CUDA), false, or auto (bf16
+    # where the hardware has units for it: AVX512-BF16 / AMX CPUs, CUDA >= 8.0). docs/training.md
+    amp: Literal[False, True, "auto"] = False
     compile: bool = False  # torch.compile the student and the teacher
     # Speed and scale (docs/training.md).
     amp_dtype: Literal["bfloat16", "float16"] = "bfloat16"  # run.amp; float16 adds a grad scaler

@@ -79,7 +79,8 @@ def save_epoch(run_dir: Path, config: Config, training: Training, progress: Prog
                for k, v in training.student.state_dict().items()}
     last = progress.history[-1]
     common = {"config": config_to_dict(config), "model": weights, "epoch": last["epoch"],
-              "threshold": config.run.threshold_value, "val_dice": last["val_dice"]}
+              "threshold": config.run.threshold_value, "val_dice": last["val_dice"],
+              "precision": training.precision}
     if improved:
         save_checkpoint(common, run_dir / "best.pt")
     scaler = training.scaler.state_dict() if training.scaler.is_enabled() else None

@@ -12,6 +12,7 @@ from torch import nn
 from dskd.checkpoint import check_state_dict, load_checkpoint
 from dskd.config import Config, ModelConfig, OptimConfig, RunConfig, config_from_dict
 from dskd.errors import CheckpointError, ConfigError, DskdError
+from dskd.inference.precision import cpu_bf16_units, resolve_autocast
 from dskd.losses.terms import Objective
 from dskd.models.unet import UNet, build_model
 from dskd.training.distributed import World
@@ -38,6 +39,7 @@ class Training:
     device: torch.device
     memory_format: torch.memory_format
     amp_dtype: torch.dtype | None
+    precision: str  # the precision in words and why (dskd.inference.precision), kept in checkpoints
     grad_clip: float
     run: RunConfig
     world: World
@@ -114,15 +116,14 @@ def _optimizer(model: nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=optim.lr, momentum=0.9, weight_decay=optim.weight_decay)
 
 
-def _autocast_dtype(run: RunConfig, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of run.amp on CUDA; None (full float32) otherwise."""
-    if not run.amp:
-        return None
-    if device.type != "cuda":
-        log.warning("run.amp is ignored on %s: mixed precision is used on CUDA devices only",
-                    device.type)
-        return None
-    return torch.float16 if run.amp_dtype == "float16" else torch.bfloat16
+def _autocast_dtype(run: RunConfig, device: torch.device) -> tuple[torch.dtype | None, str]:
+    """The autocast dtype of run.amp on this device (None: float32) and why (dskd.inference.precision)."""
+    if run.amp is not False and device.type == "cpu" and run.amp_dtype == "float16":
+        log.warning("run.amp_dtype=float16 has no CPU autocast here; bfloat16 is used on the CPU")
+    dtype, why = resolve_autocast(run.amp, device, cuda_dtype=run.amp_dtype)
+    if run.amp is True and device.type == "cpu" and cpu_bf16_units() is None:
+        log.warning("run.amp=true on a CPU without bf16 units: bf16 is emulated and slower than float32")
+    return dtype, why
 
 
 def build_training(config: Config, device: torch.device, world: World | None = None) -> Training:
@@ -130,7 +131,9 @@ def build_training(config: Config, device: torch.device, world: World | None = N
     and gradient scaler, on `device` in the configured memory layout."""
     world = world or World()
     run = config.run
-    amp_dtype = _autocast_dtype(run, device)
+    amp_dtype, precision = _autocast_dtype(run, device)
+    if world.is_main:
+        log.info("precision: %s", precision)
     memory_format = torch.channels_last if run.channels_last else torch.contiguous_format
     student = build_model(config.model)
     if config.model.init:  # before the teacher's copy: a snapshot teacher starts from these weights
@@ -147,5 +150,5 @@ def build_training(config: Config, device: torch.device, world: World | None = N
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     return Training(student=student, model=student, teacher=teacher, objective=objective,
                     optimizer=_optimizer(student, config.optim), scaler=scaler, device=device,
-                    memory_format=memory_format, amp_dtype=amp_dtype,
+                    memory_format=memory_format, amp_dtype=amp_dtype, precision=precision,
                     grad_clip=config.optim.grad_clip, run=run, world=world)

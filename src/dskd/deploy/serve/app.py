@@ -36,6 +36,7 @@ from dskd.deploy.models import load_net
 from dskd.deploy.serve.card import model_card
 from dskd.deploy.serve.errors import RequestError
 from dskd.deploy.serve.limits import Deadline, InferenceGate
+from dskd.deploy.serve.origin import OriginGuard
 from dskd.deploy.serve.segment import Segmentation, probe_upload, segment_upload
 from dskd.deploy.serve.settings import ServeSettings
 from dskd.deploy.serve.upload import ACCEPTED_TYPES, FIELD, receive_upload
@@ -227,6 +228,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                   description="Coronary artery segmentation of X-ray angiograms (docs/serve.md).")
     app.state.settings, app.state.gate, app.state.work_root = settings, gate, work_root
     _install_error_handlers(app)
+    app.add_middleware(OriginGuard, bound_host=settings.host, allowed_hosts=settings.allowed_hosts)
     authorised = _token_check(settings.token)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -43,6 +43,7 @@ class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides the bound address (origin.py)
     max_upload_mb: float = 256.0
     max_frames: int = 500
     max_side: int = 4096
