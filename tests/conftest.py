@@ -25,6 +25,18 @@ TINY_OVERRIDES = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def float32_unless_asked():
+    """precision "auto" (predict's and serve's default) computes in bf16 on CPUs with bf16 units:
+    the tests see a CPU without them, so their masks are float32's on every machine. Tests of bf16
+    itself patch dskd.inference.precision.cpu_bf16_units back."""
+    import dskd.inference.precision
+
+    with pytest.MonkeyPatch.context() as patch:  # session-wide: module fixtures predict too
+        patch.setattr(dskd.inference.precision, "cpu_bf16_units", lambda: None)
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """8 synthetic 64x64 angiograms in the generic folder layout."""

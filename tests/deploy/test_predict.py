@@ -312,3 +312,18 @@ def test_a_cine_that_fails_part_way_counts_the_frames_it_did(checkpoint, tmp_pat
     assert capsys.readouterr().out.startswith("5 frames predicted")
     with open(tmp_path / "out" / "summary.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 5
+
+
+def test_precision_auto_takes_bf16_where_the_cpu_has_units(checkpoint, monkeypatch, caplog):
+    import logging
+
+    import dskd.inference.precision
+    from dskd.deploy.models import load_net
+
+    monkeypatch.setattr(dskd.inference.precision, "cpu_bf16_units", lambda: "AMX")
+    with caplog.at_level(logging.INFO, logger="dskd.deploy.models"):
+        net, _, _ = load_net(checkpoint)
+    assert net.autocast_dtype == torch.bfloat16 and "bfloat16 autocast (auto: CPU with AMX" in caplog.text
+    monkeypatch.setattr(dskd.inference.precision, "cpu_bf16_units", lambda: None)
+    assert load_net(checkpoint)[0].autocast_dtype is None
+    assert load_net(checkpoint, amp=False)[0].autocast_dtype is None

@@ -22,7 +22,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.threads and args.backend == "torch":
         torch.set_num_threads(args.threads)
     report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
-                           threshold=args.threshold, device=args.device, amp=args.amp,
+                           threshold=args.threshold, device=args.device,
+                           amp=_PRECISION["bf16" if args.amp else args.precision],
                            channels_last=args.channels_last, threads=args.threads, tta=args.tta,
                            window=args.window, probabilities=args.probabilities,
                            overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg)
@@ -73,6 +74,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+_PRECISION = {"auto": "auto", "float32": False, "bf16": True}  # --precision -> load_net's amp
+
+
 def add_deploy_commands(sub: argparse._SubParsersAction) -> None:
     _add_predict_command(sub)
     _add_export_and_serve_commands(sub)
@@ -91,8 +95,10 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threshold", type=float, default=None,
                    help="override the checkpoint's threshold")
     p.add_argument("--device", default="cpu", help="torch backend: cpu or cuda (default: cpu)")
-    p.add_argument("--amp", action="store_true",
-                   help="torch backend: bf16 autocast (for GPUs; slow on CPUs without bf16 units)")
+    p.add_argument("--precision", choices=["auto", "float32", "bf16"], default="auto",
+                   help="torch backend: auto (default) computes in bf16 where the CPU has bf16 units "
+                        "(AVX512-BF16, AMX) or the GPU supports it, else float32")
+    p.add_argument("--amp", action="store_true", help="the same as --precision bf16 (kept for old scripts)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="torch backend: channels-last memory layout (default; 1.5-2x faster on CPUs)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")

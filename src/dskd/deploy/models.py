@@ -3,24 +3,29 @@ an ensemble of them, with its decision threshold and the gray rule of its traini
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-
-import torch
 
 from dskd.data.io import GrayRule
 from dskd.data.readers import gray_rule
 from dskd.errors import CheckpointError, DskdError
 from dskd.inference.backends import BACKENDS, Backend, Net, OnnxNet, TorchNet, parse_device
 from dskd.inference.ensemble import agreed_threshold, as_one_net
+from dskd.inference.precision import Amp, resolve_autocast
 
 __all__ = ["load_ensemble", "load_net"]
 
+log = logging.getLogger(__name__)
+
 
 def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
-             amp: bool = False, channels_last: bool = True, threads: int = 0,
+             amp: Amp = "auto", channels_last: bool = True, threads: int = 0,
              threshold: float | None = None) -> tuple[Net, float, GrayRule]:
     """(backend net, decision threshold, colour-to-gray rule of its training data) from a
     checkpoint (torch) or an exported model (onnxruntime).
+
+    amp: the torch backend's precision: "auto" (bf16 autocast where the CPU or GPU has bf16
+    units, float32 elsewhere; dskd.inference.precision), True (bf16) or False (float32).
 
     threshold: the user's, checked and returned in place of the model's own (None: the model's,
     which must then be in (0, 1)).
@@ -35,8 +40,9 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
         if not is_onnx:
             raise CheckpointError(f"{model_path}: --backend onnxruntime needs an exported model; "
                                   f"run `dskd export {model_path} --out model.onnx` first")
-        if device != "cpu" or amp:
-            raise DskdError("--backend onnxruntime runs on the CPU in float32; drop --device/--amp")
+        if device != "cpu" or amp is True:
+            raise DskdError("--backend onnxruntime runs on the CPU in float32; "
+                            "drop --device and --precision bf16")
         net = OnnxNet(model_path, threads=threads)
         if threshold is None and not 0.0 < net.threshold < 1.0:
             raise CheckpointError(f"{model_path}: stored threshold {net.threshold!r} is not in (0, 1); "
@@ -49,8 +55,9 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
 
     torch_device = parse_device(device)
     model, config, stored = load_model(model_path, check_threshold=threshold is None)
-    net = TorchNet(model, torch_device, channels_last=channels_last,
-                   autocast_dtype=torch.bfloat16 if amp else None)
+    autocast_dtype, why = resolve_autocast(amp, torch_device)
+    log.info("precision: %s", why)
+    net = TorchNet(model, torch_device, channels_last=channels_last, autocast_dtype=autocast_dtype)
     return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
 
 

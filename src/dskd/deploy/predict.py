@@ -35,6 +35,7 @@ from dskd.errors import DataError, DskdError
 from dskd.folder_lock import folder_lock
 from dskd.inference import TTA, check_window, frame_probabilities
 from dskd.inference.backends import Backend, Net
+from dskd.inference.precision import Amp
 from dskd.writing import atomic_path, make_output_folder, write_error
 
 __all__ = ["predict_files", "segment_frames", "SegmentedFrame",
@@ -65,7 +66,7 @@ class PredictReport:
 def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | Path],
                   out_dir: str | Path, *,
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
-                  amp: bool = False, channels_last: bool = True, threads: int = 0, tta: TTA = "none",
+                  amp: Amp = "auto", channels_last: bool = True, threads: int = 0, tta: TTA = "none",
                   window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
                   overlays: bool = True, video: VideoFormat | None = None,
                   dicom_seg: bool = False) -> PredictReport:
