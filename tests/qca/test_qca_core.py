@@ -77,3 +77,16 @@ def test_calibration_is_stated_and_implausible_values_refused():
     assert calibration.mm_per_px == pytest.approx(1 / 3, rel=0.02) and "catheter 6 F" in calibration.source
     with pytest.raises(DataError, match="measured nan px wide"):
         from_catheter(measure_width_at(catheter.mask, (5, 5)), 6, (5, 5))
+
+
+def test_diameter_agreement_sees_a_one_pixel_dilation():
+    from scipy.ndimage import binary_dilation
+
+    from dskd.qca.agreement import diameter_agreement
+
+    label = render((128, 128), [straight((30, 10), (100, 118), 3.0)]).mask
+    assert diameter_agreement(label, label) == {"diameter_error_abs": 0.0, "diameter_error": 0.0}
+    wider = binary_dilation(label)  # one pixel more on each side, 4-connected
+    figures = diameter_agreement(wider, label, mm_per_px=0.5)
+    assert figures["diameter_error"] > 0 and figures["diameter_error"] == figures["diameter_error_abs"]
+    assert 0.5 <= figures["diameter_error"] <= 1.5  # about 2 px at 0.5 mm each

@@ -54,8 +54,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         values = (stats.mean, stats.std, summary.pooled.get(name))
         cells = [f"{v:>8.4f}" if v is not None else f"{'-':>8}" for v in values]
         print(f"{name:<18} {' '.join(cells)}")
-    if any(g in protocol.groups for g in ("distance", "width")):
-        print(f"hd95, assd and width_* are in {'mm' if protocol.spacing_mm else 'pixels'}"
+    if any(g in protocol.groups for g in ("distance", "width", "diameter")):
+        print(f"hd95, assd, width_* and diameter_error* are in {'mm' if protocol.spacing_mm else 'pixels'}"
               + (f" (pixel spacing {protocol.spacing_mm[0]:g} x {protocol.spacing_mm[1]:g} mm)"
                  if protocol.spacing_mm else "; give --spacing MM for millimetres"))
     print(f"wrote {Path(args.out) / 'per_image.csv'}, summary.json"
@@ -139,7 +139,7 @@ def _add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
                       help="HD95/ASSD when exactly one mask is empty (default: the image diagonal)")
     both.add_argument("--zero-division", type=float, default=1.0,
                       help="value of a ratio with nothing to count, e.g. Dice of two empty masks (default 1)")
-    both.add_argument("--metrics", default="overlap,probabilistic,topology,distance,width",
+    both.add_argument("--metrics", default="overlap,probabilistic,topology,distance,width,diameter",
                       help="metric groups to compute (default: all)")
     both.add_argument("--spacing", default=None, metavar="MM",
                       help="pixel spacing in mm (0.3, or ROW,COL, or a DICOM file to read it from): "

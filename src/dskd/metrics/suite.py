@@ -21,6 +21,7 @@ from dskd.metrics.overlap import OVERLAP_METRICS, confusion_counts, overlap_metr
 from dskd.metrics.probabilistic import average_precision, roc_auc
 from dskd.metrics.topology import Connectivity, topology_metrics
 from dskd.metrics.width import Spacing, check_spacing, vessel_width
+from dskd.qca.agreement import diameter_agreement
 
 __all__ = [
     "MetricGroup",
@@ -32,8 +33,9 @@ __all__ = [
     "score_image",
 ]
 
-MetricGroup = Literal["overlap", "probabilistic", "topology", "distance", "width"]
-METRIC_GROUPS: tuple[MetricGroup, ...] = ("overlap", "probabilistic", "topology", "distance", "width")
+MetricGroup = Literal["overlap", "probabilistic", "topology", "distance", "width", "diameter"]
+METRIC_GROUPS: tuple[MetricGroup, ...] = ("overlap", "probabilistic", "topology", "distance", "width",
+                                          "diameter")
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,14 @@ METRICS: dict[str, MetricInfo] = {
     "width_p95": MetricInfo("width", None, _PER_IMAGE_ONLY),
     "width_median_label": MetricInfo("width", None, _PER_IMAGE_ONLY),
     "width_p95_label": MetricInfo("width", None, _PER_IMAGE_ONLY),
+    # Diameters a clinician would read (dskd.qca.agreement): prediction - label along the label's
+    # centreline, both measured on the binary masks.
+    "diameter_error_abs": MetricInfo("diameter", False, _PER_IMAGE_ONLY),
+    "diameter_error": MetricInfo("diameter", None, _PER_IMAGE_ONLY),
 }
 # Figures that are lengths: in Protocol.length_units (mm with a pixel spacing, else pixels).
-LENGTH_METRICS = ("hd95", "assd", "width_median", "width_p95", "width_median_label", "width_p95_label")
+LENGTH_METRICS = ("hd95", "assd", "width_median", "width_p95", "width_median_label", "width_p95_label",
+                  "diameter_error_abs", "diameter_error")
 
 
 def score_image(pred: np.ndarray, truth: np.ndarray, *, fov: np.ndarray | None = None,
@@ -135,7 +142,13 @@ def score_image(pred: np.ndarray, truth: np.ndarray, *, fov: np.ndarray | None =
     if "width" in protocol.groups:
         row.update(vessel_width(pred, spacing=protocol.spacing_mm))
         row.update({f"{k}_label": v for k, v in vessel_width(truth, spacing=protocol.spacing_mm).items()})
-    if "distance" in protocol.groups or "width" in protocol.groups:
+    if "diameter" in protocol.groups:
+        spacing = protocol.spacing_mm
+        # The binary masks on both sides: quantised alike, and the same figure whether a model or
+        # another tool's masks are scored.
+        row.update(diameter_agreement(pred, truth,
+                                      mm_per_px=None if spacing is None else (spacing[0] + spacing[1]) / 2))
+    if any(g in protocol.groups for g in ("distance", "width", "diameter")):
         row["length_units"] = protocol.length_units
     row.update(dict(zip(("tp", "fp", "fn", "tn"), (int(c) for c in counts[0]), strict=True)))
     return row

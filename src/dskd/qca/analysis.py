@@ -14,10 +14,9 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt
 
 from dskd.qca.calibration import PIXELS, Calibration
-from dskd.qca.graph import Segment, vessel_graph
+from dskd.qca.graph import Segment, inscribed_diameter, vessel_graph
 from dskd.qca.lesions import Lesion, find_lesions
 from dskd.qca.profile import Method, Profile, diameter_profile
 
@@ -79,18 +78,18 @@ def analyse_frame(
         raise ValueError(f"expected an (H, W) mask, got shape {mask.shape}")
     values, method = _as_map(mask.astype(bool), probability)
     clock = time.perf_counter()
-    segments = vessel_graph(mask.astype(bool), spur_factor=spur_factor)
+    diameter = inscribed_diameter(mask)
+    segments = vessel_graph(mask.astype(bool), spur_factor=spur_factor, diameter=diameter)
     graph_seconds = time.perf_counter() - clock
     clock = time.perf_counter()
     # Edges are searched out to 1.5x the segment's widest inscribed radius (+3 px), not further:
     # the cost of a profile is its number of samples.
-    inscribed = distance_transform_edt(np.pad(mask.astype(bool), 1))[1:-1, 1:-1]
     profiles = [
         diameter_profile(
             s.points,
             values,
             method=method,
-            max_radius=1.5 * float(inscribed[tuple(s.points.astype(int).T)].max()) + 3,
+            max_radius=0.75 * float(diameter[tuple(s.points.astype(int).T)].max()) + 3,
         )
         for s in segments
     ]

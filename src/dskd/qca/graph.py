@@ -22,7 +22,7 @@ import numpy as np
 from scipy.ndimage import distance_transform_edt
 from skimage.morphology import skeletonize
 
-__all__ = ["Segment", "SegmentKind", "vessel_graph"]
+__all__ = ["Segment", "SegmentKind", "inscribed_diameter", "vessel_graph"]
 
 SegmentKind = Literal["end-end", "junction-end", "junction-junction", "cycle"]
 _KINDS: dict[int, SegmentKind] = {0: "end-end", 1: "junction-end", 2: "junction-junction", 3: "cycle"}
@@ -57,10 +57,12 @@ def _junction_end(path: np.ndarray, skeleton_degree: np.ndarray) -> tuple[bool, 
 
 
 def _degrees(skeleton: np.ndarray) -> np.ndarray:
-    from scipy.ndimage import convolve
-
-    neighbours = convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") - 1
-    return np.where(skeleton, neighbours, 0)
+    """Skeleton neighbours of every skeleton pixel (8-connected), 0 off the skeleton."""
+    padded = np.pad(skeleton.astype(np.uint8), 1)
+    height, width = skeleton.shape
+    count = sum(padded[1 + dr:1 + dr + height, 1 + dc:1 + dc + width]
+                for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc)
+    return np.where(skeleton, count, 0)
 
 
 def _outward(points: np.ndarray, at_end: bool, span: int = 6) -> np.ndarray:
@@ -127,6 +129,12 @@ def _bridge_gaps(segments: list[Segment], diameter: np.ndarray, gap_factor: floa
         segments = [s for k, s in enumerate(segments) if k not in (i, j)] + [joined]
 
 
+def inscribed_diameter(mask: np.ndarray) -> np.ndarray:
+    """float (H, W): 2 x the distance to the nearest background pixel (a vessel touching the
+    border has an edge there)."""
+    return 2.0 * distance_transform_edt(np.pad(mask.astype(bool), 1))[1:-1, 1:-1]
+
+
 def vessel_graph(
     mask: np.ndarray,
     *,
@@ -134,12 +142,14 @@ def vessel_graph(
     min_length: float = 3.0,
     max_passes: int = 3,
     gap_factor: float = 3.0,
+    diameter: np.ndarray | None = None,
 ) -> list[Segment]:
-    """Segments of a bool (H, W) mask's centreline, spurs pruned (module docstring)."""
+    """Segments of a bool (H, W) mask's centreline, spurs pruned (module docstring).
+    diameter: the mask's inscribed_diameter, when the caller has it already."""
     if mask.ndim != 2:
         raise ValueError(f"expected an (H, W) mask, got shape {mask.shape}")
     mask = mask.astype(bool)
-    diameter = 2.0 * distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+    diameter = inscribed_diameter(mask) if diameter is None else diameter
     skeleton = skeletonize(mask)
     for _ in range(max_passes):
         paths, kinds = _paths(skeleton)
