@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from dskd.cli.common import set_threads
+from dskd.cli.qca_command import add_calibration_options, calibration_from_args
 from dskd.errors import DskdError
 
 __all__ = ["add_deploy_commands"]
@@ -21,12 +22,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise DskdError(f"--threads {args.threads} must be >= 0 (0: the library's default)")
     if args.threads and args.backend == "torch":
         torch.set_num_threads(args.threads)
+    qca = None
+    if args.qca:
+        from dskd.deploy.qca_writer import QCASettings
+
+        calibration, catheter = calibration_from_args(args)
+        qca = QCASettings(calibration=calibration, min_stenosis=args.min_stenosis, frame=args.qca_frame,
+                          catheter=catheter)
+    elif any(v is not None for v in (args.mm_per_px, args.dicom, args.catheter, args.qca_frame)):
+        raise DskdError("the QCA options (--mm-per-px, --dicom, --catheter, --qca-frame) go with --qca")
     report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
                            threshold=args.threshold, device=args.device,
                            amp=_PRECISION["bf16" if args.amp else args.precision],
                            channels_last=args.channels_last, threads=args.threads, tta=args.tta,
                            window=args.window, probabilities=args.probabilities,
-                           overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg)
+                           overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg,
+                           qca=qca)
     rate = report.n_frames / max(report.seconds, 1e-9)
     # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
     print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "
@@ -114,6 +125,14 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dicom-seg", action="store_true",
                    help="DICOM inputs: also the mask as DICOM (SEG for one frame, Secondary Capture "
                         "for a cine; docs/inference.md)")
+    p.add_argument("--qca", action="store_true",
+                   help="also QCA of each input on its frame of best opacification: segments, lesions "
+                        "(%%DS, MLD, length), pictures, and qca_lesions.csv over the batch (docs/qca.md)")
+    p.add_argument("--qca-frame", type=int, default=None, metavar="N",
+                   help="with --qca: read frame N (from 1) of every cine instead of choosing one")
+    p.add_argument("--min-stenosis", type=float, default=50.0,
+                   help="with --qca: report lesions of at least this %% diameter stenosis (default 50)")
+    add_calibration_options(p, default="a DICOM input's own spacing, else pixels")
     p.set_defaults(func=_cmd_predict)
 
 

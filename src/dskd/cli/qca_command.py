@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dskd.errors import DskdError
 
-__all__ = ["add_qca_command"]
+__all__ = ["add_qca_command", "add_calibration_options", "calibration_from_args"]
 
 _IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".pgm")
 
@@ -36,8 +36,9 @@ def _point(text: str) -> tuple[float, float]:
     return row, col
 
 
-def _cmd_qca(args: argparse.Namespace) -> int:
-    from dskd.deploy.qca import CatheterPoint, QCAInput, qca_files
+def calibration_from_args(args: argparse.Namespace):  # noqa: ANN201 (lazy imports)
+    """(Calibration, CatheterPoint or None) from the options of add_calibration_options."""
+    from dskd.deploy.qca import CatheterPoint
     from dskd.qca import PIXELS, from_dicom, from_user
 
     given = [args.mm_per_px is not None, args.dicom is not None, args.catheter is not None]
@@ -53,6 +54,13 @@ def _cmd_qca(args: argparse.Namespace) -> int:
         else PIXELS
     )
     catheter = None if args.catheter is None else CatheterPoint(args.catheter, *_point(args.catheter_point))
+    return calibration, catheter
+
+
+def _cmd_qca(args: argparse.Namespace) -> int:
+    from dskd.deploy.qca import QCAInput, qca_files
+
+    calibration, catheter = calibration_from_args(args)
     folders = {}
     for option, folder in (("--probabilities", args.probabilities), ("--images", args.images)):
         if folder is not None and not Path(folder).is_dir():
@@ -102,7 +110,13 @@ def add_qca_command(sub: argparse._SubParsersAction) -> None:
         default=50.0,
         help="report lesions of at least this %% diameter stenosis (default 50: 'significant')",
     )
-    cal = p.add_argument_group("calibration (one of them; default: none, figures in pixels)")
+    add_calibration_options(p)
+    p.set_defaults(func=_cmd_qca)
+
+
+def add_calibration_options(p: argparse.ArgumentParser, *, default: str = "none, figures in pixels") -> None:
+    """--mm-per-px, --dicom, --catheter and --catheter-point (calibration_from_args reads them)."""
+    cal = p.add_argument_group(f"QCA calibration (one of them; default: {default})")
     cal.add_argument("--mm-per-px", type=float, default=None, help="millimetres per pixel in the patient")
     cal.add_argument(
         "--dicom",
@@ -123,4 +137,3 @@ def add_qca_command(sub: argparse._SubParsersAction) -> None:
         metavar="ROW,COL",
         help="a pixel on the catheter's shaft (with --catheter)",
     )
-    p.set_defaults(func=_cmd_qca)

@@ -6,7 +6,8 @@ skipped; the run goes on and the report says how many failed (the CLI then exits
 summary.csv (file, frame, size, vessel area fraction, milliseconds per frame) is written as the
 frames go, so nothing grows with the length of a run. With dicom_seg, every DICOM input also gets
 its mask as a DICOM object in the source's study (deploy.dicom_seg: a Segmentation for a single
-frame, a single-bit Secondary Capture for a cine).
+frame, a single-bit Secondary Capture for a cine). With qca, every input gets its QCA on its frame
+of best opacification (deploy.qca_writer), and qca_lesions.csv lists the lesions of the batch.
 
 One run at a time per output folder (deploy.folder_lock): a second is refused with one line
 naming the first one's pid. An output folder that cannot be written, or a disk that fills up,
@@ -31,11 +32,13 @@ from dskd.deploy.dicom_seg import DicomMaskWriter
 from dskd.deploy.inputs import collect_inputs
 from dskd.deploy.models import load_ensemble
 from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
+from dskd.deploy.qca_writer import QCASettings, QCAWriter
 from dskd.errors import DataError, DskdError
 from dskd.folder_lock import folder_lock
 from dskd.inference import TTA, check_window, frame_probabilities
 from dskd.inference.backends import Backend, Net
 from dskd.inference.precision import Amp
+from dskd.tables import write_csv
 from dskd.writing import atomic_path, make_output_folder, write_error
 
 __all__ = ["predict_files", "segment_frames", "SegmentedFrame",
@@ -57,6 +60,7 @@ class PredictReport:
     for every file that was skipped."""
 
     n_files: int = 0
+    qca_lesions: list[dict] = field(default_factory=list)
     n_frames: int = 0
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
@@ -69,7 +73,7 @@ def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | 
                   amp: Amp = "auto", channels_last: bool = True, threads: int = 0, tta: TTA = "none",
                   window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
                   overlays: bool = True, video: VideoFormat | None = None,
-                  dicom_seg: bool = False) -> PredictReport:
+                  dicom_seg: bool = False, qca: QCASettings | None = None) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
 
     model_path: a model, or a list of models whose probabilities are averaged (load_ensemble).
@@ -88,7 +92,8 @@ def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | 
     items = collect_inputs(inputs, exclude=out_dir)
     window = check_window(window, net.size_multiple)
     settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
-                    probabilities=probabilities, overlays=overlays, video=video, dicom_seg=dicom_seg)
+                    probabilities=probabilities, overlays=overlays, video=video, dicom_seg=dicom_seg,
+                    qca=qca)
     make_output_folder(out_dir)
     with folder_lock(out_dir):
         report = _predict_into(net, items, out_dir, **settings)
@@ -134,6 +139,9 @@ def _predict_into(net: Net, items: list[tuple[Path, Path]], out_dir: Path, **set
     finally:
         report.seconds = time.perf_counter() - start
     _write_failures(report, out_dir)
+    if settings.get("qca") is not None:
+        columns = list(report.qca_lesions[0]) if report.qca_lesions else ["file", "frame", "lesion"]
+        write_csv(out_dir / "qca_lesions.csv", report.qca_lesions, columns)
     return report
 
 
@@ -168,7 +176,7 @@ def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRul
 def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm,
                  report: PredictReport, *, threshold: float, gray: GrayRule, tta: TTA,
                  window: int | None, probabilities: bool, overlays: bool,
-                 video: VideoFormat | None, dicom_seg: bool = False) -> None:
+                 video: VideoFormat | None, dicom_seg: bool = False, qca: QCASettings | None = None) -> None:
     """Stream one file's frames through the net into its OutputWriter and summary rows; every
     frame done counts in report.n_frames, also when a later one fails."""
     try:
@@ -181,10 +189,13 @@ def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, ba
         dicom_mask = DicomMaskWriter(info.path) if dicom_seg and info.kind == "dicom" else None
         if dicom_seg and dicom_mask is None:
             log.info("%s: not a DICOM file, so no DICOM mask (--dicom-seg)", info.path)
+        measure = QCAWriter(base, info.path, qca, is_dicom=info.kind == "dicom") if qca is not None else None
         for frame in segment_frames(net, info, threshold=threshold, gray=gray, tta=tta, window=window):
             writer.add(frame.image, frame.probabilities, frame.mask)
             if dicom_mask is not None:
                 dicom_mask.add(frame.mask)
+            if measure is not None:
+                measure.add(frame.index, frame.image, frame.probabilities, frame.mask)
             rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
                            "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
                            "ms_per_frame": f"{frame.ms:.2f}"})
@@ -192,6 +203,8 @@ def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, ba
             bar.update(1)
         if dicom_mask is not None:
             dicom_mask.write(base)
+        if measure is not None:
+            report.qca_lesions += measure.close()
         writer.close()
     except OSError as error:
         writer.abort()

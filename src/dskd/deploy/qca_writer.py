@@ -1,0 +1,130 @@
+"""`dskd predict --qca`: QCA of each input on its frame of best opacification.
+
+Fed one frame at a time like the other outputs. For an image the frame is the image. For a cine,
+QCA is read where the vessels are best filled with contrast: the frame with the largest vessel
+area of the predicted mask, smoothed over 5 frames (so a single noisy frame does not win), unless
+the user names a frame (`--qca-frame N`). Only a window of 5 frames and the best one so far are
+kept, so memory does not grow with the run. The outputs are those of `dskd qca`
+(deploy.qca.write_frame_outputs) plus, in `<name>_qca.json`, which frame was read and why, and
+for a cine `<name>_qca_frames.csv` (each frame's vessel area, smoothed, and whether it was read).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dskd.deploy.qca import CatheterPoint, write_frame_outputs
+from dskd.errors import DataError
+from dskd.qca import PIXELS, Calibration, analyse_frame, from_catheter, lesion_rows, measure_width_at
+from dskd.tables import write_csv
+
+__all__ = ["QCASettings", "QCAWriter", "SMOOTHING"]
+
+SMOOTHING = 5  # frames in the moving average of the vessel area
+
+
+@dataclass(frozen=True)
+class QCASettings:
+    calibration: Calibration = PIXELS
+    use_dicom_calibration: bool = True  # a DICOM input's own spacing when no calibration is given
+    min_stenosis: float = 50.0
+    frame: int | None = None  # read this frame (from 1) instead of choosing one
+    catheter: CatheterPoint | None = None  # calibrate on a catheter in the frame read
+
+
+@dataclass
+class _Frame:
+    index: int
+    image: np.ndarray
+    probabilities: np.ndarray
+    mask: np.ndarray
+
+
+class QCAWriter:
+    """Receives the frames of one input (add), writes its QCA at close; abort writes nothing."""
+
+    def __init__(self, base: Path, source: Path, settings: QCASettings, *, is_dicom: bool) -> None:
+        self.base, self.source, self.settings = base, source, settings
+        self.calibration = settings.calibration
+        if settings.calibration is PIXELS and settings.use_dicom_calibration and is_dicom:
+            self.calibration = self._dicom_calibration(source)
+        self.window: deque[_Frame] = deque(maxlen=SMOOTHING)
+        self.areas: list[float] = []
+        self.best: tuple[float, _Frame] | None = None
+        self.chosen: _Frame | None = None
+
+    @staticmethod
+    def _dicom_calibration(source: Path) -> Calibration:
+        from dskd.qca import from_dicom
+
+        try:
+            return from_dicom(source)
+        except DataError as error:  # no usable spacing: pixels, and the reason in the source
+            return Calibration(None, f"none: figures in pixels ({str(error).split(': ', 1)[-1]})")
+
+    def add(self, index: int, image: np.ndarray, probabilities: np.ndarray, mask: np.ndarray) -> None:
+        frame = _Frame(index, image, probabilities, mask)
+        self.areas.append(float(mask.mean()))
+        if self.settings.frame is not None:
+            if index == self.settings.frame:
+                self.chosen = frame
+            return
+        self.window.append(frame)
+        if len(self.window) == SMOOTHING:  # the middle frame's smoothed area is known now
+            self._consider(self.window[SMOOTHING // 2], float(np.mean(self.areas[-SMOOTHING:])))
+
+    def _consider(self, frame: _Frame, smoothed: float) -> None:
+        if self.best is None or smoothed > self.best[0]:
+            self.best = (smoothed, frame)
+
+    def _choice(self) -> tuple[_Frame, str]:
+        if self.settings.frame is not None:
+            if self.chosen is None:
+                raise DataError(f"{self.source}: --qca-frame {self.settings.frame}, but it has "
+                                f"{len(self.areas)} frame(s)")
+            return self.chosen, f"frame {self.settings.frame}, as asked (--qca-frame)"
+        if len(self.areas) == 1:
+            return self.window[0], "the only frame"
+        if self.best is None:  # fewer frames than the smoothing window: the largest area
+            k = int(np.argmax(self.areas))
+            return self.window[k], (f"largest vessel area of the {len(self.areas)} frames (too few to "
+                                    "smooth)")
+        return self.best[1], (f"largest vessel area of the predicted mask, averaged over {SMOOTHING} "
+                              "frames (best opacification)")
+
+    def close(self) -> list[dict]:
+        """Write the outputs; returns the lesion rows (for the batch's summary)."""
+        frame, reason = self._choice()
+        calibration, catheter = self.calibration, self.settings.catheter
+        if catheter is not None:
+            point = (catheter.row, catheter.col)
+            width = measure_width_at(frame.mask, point, probability=frame.probabilities)
+            try:
+                calibration = from_catheter(width, catheter.french, (catheter.row, catheter.col))
+            except DataError as error:
+                raise DataError(f"{self.source}: frame {frame.index}: {error}") from None
+        result = analyse_frame(frame.mask, probability=frame.probabilities, calibration=calibration,
+                               min_stenosis=self.settings.min_stenosis)
+        name = self.base.name
+        write_frame_outputs(self.base.parent, name, result, background=frame.image)
+        report = self.base.parent / f"{name}_qca.json"
+        payload = json.loads(report.read_text())
+        payload.update({"source": str(self.source), "frame": frame.index, "frames": len(self.areas),
+                        "frame_choice": reason})
+        report.write_text(json.dumps(payload, indent=1))
+        if len(self.areas) > 1:
+            smoothed = np.convolve(self.areas, np.ones(SMOOTHING) / SMOOTHING, mode="same")
+            write_csv(self.base.parent / f"{name}_qca_frames.csv",
+                      [{"frame": k + 1, "vessel_fraction": round(a, 6), "smoothed": round(float(s), 6),
+                        "read": k + 1 == frame.index} for k, (a, s) in enumerate(zip(self.areas, smoothed,
+                                                                                     strict=True))],
+                      ["frame", "vessel_fraction", "smoothed", "read"])
+        return [{"file": str(self.source), "frame": frame.index, **row} for row in lesion_rows(result)]
+
+    def abort(self) -> None:
+        self.window.clear()

@@ -1,0 +1,63 @@
+"""dskd predict --qca: the frame of best opacification is read, calibrated from the DICOM, and
+the outputs say which frame and why. The network is replaced by an oracle (probability = the
+frame itself), so these tests see the QCA plumbing, not a model's quality."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import dskd.deploy.predict as predict_module
+from dskd.cli import main
+from dskd.data.synthetic.phantoms import narrowing, render, straight
+from tests.data.dicom_files import write_dicom
+from tests.model_files import write_random_checkpoint
+
+PEAK = 7  # frame (from 1) of full contrast
+
+
+def _cine(n: int = 12) -> np.ndarray:
+    """(n, 96, 96) uint16: a stenosed tube whose contrast rises to frame PEAK and falls again."""
+    tube = render((96, 96), [narrowing(straight((48, 4), (52, 92), 4.0), 0.5, 60.0, 24.0)]).probability
+    contrast = np.exp(-0.5 * ((np.arange(1, n + 1) - PEAK) / 2.5) ** 2)
+    # At low contrast only the tube's core stays above 0.5: the mask's area follows the contrast.
+    return np.stack([(np.clip(tube * (0.55 + 0.6 * c), 0, 1) * 65535).astype(np.uint16) for c in contrast])
+
+
+@pytest.fixture()
+def oracle(monkeypatch):
+    monkeypatch.setattr(predict_module, "frame_probabilities",
+                        lambda net, image, **_: image.astype(np.float32))
+
+
+def test_predict_qca_reads_the_peak_frame_in_mm_from_the_dicom(oracle, tmp_path):
+    checkpoint = write_random_checkpoint(tmp_path / "model.pt", depth=2, width=4)
+    (tmp_path / "in").mkdir()
+    source = write_dicom(tmp_path / "in" / "run.dcm", _cine(), PixelSpacing=[0.25, 0.25])
+    out = tmp_path / "out"
+    assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(out), "--qca",
+                 "--threshold", "0.5", "--precision", "float32"]) == 0
+    report = json.loads((out / "run_qca.json").read_text())
+    assert abs(report["frame"] - PEAK) <= 1 and "best opacification" in report["frame_choice"]
+    assert report["calibration"]["unit"] == "mm" and "PixelSpacing" in report["calibration"]["source"]
+    with open(out / "qca_lesions.csv", newline="") as handle:
+        [lesion] = list(csv.DictReader(handle))
+    assert lesion["unit"] == "mm" and abs(float(lesion["percent_diameter_stenosis"]) - 60) < 8
+    with open(out / "run_qca_frames.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 12 and [r["read"] for r in rows].count("True") == 1
+    # --qca-frame overrides the choice; a frame that does not exist fails that file only.
+    assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(tmp_path / "f3"),
+                 "--qca", "--qca-frame", "3", "--threshold", "0.5"]) == 0
+    assert json.loads((tmp_path / "f3" / "run_qca.json").read_text())["frame"] == 3
+    assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(tmp_path / "f99"),
+                 "--qca", "--qca-frame", "99", "--threshold", "0.5"]) == 1
+    assert "--qca-frame 99, but it has 12 frame(s)" in (tmp_path / "f99" / "failed.txt").read_text()
+
+
+def test_qca_options_need_qca(tmp_path, capsys):
+    checkpoint = write_random_checkpoint(tmp_path / "model.pt", depth=2, width=4)
+    assert main(["predict", "--checkpoint", str(checkpoint), str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--mm-per-px", "0.2"]) == 2
+    assert "go with --qca" in capsys.readouterr().err
