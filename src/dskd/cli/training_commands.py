@@ -28,6 +28,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     if args.n < 1 or args.size < 32:
         raise DskdError(f"--n must be >= 1 and --size >= 32 (got n={args.n}, size={args.size})")
+    if args.cine is not None:
+        from dskd.data.synthetic.cine import write_synthetic_cines
+
+        if args.cine < 2:
+            raise DskdError(f"--cine {args.cine}: a cine has at least 2 frames")
+        out = write_synthetic_cines(args.out, n=args.n, n_frames=args.cine, size=args.size, seed=args.seed)
+        print(f"wrote {args.n} synthetic cines of {args.cine} frames to {out}/cines, their masks to "
+              f"{out}/cine_masks and each one's true peak frame to {out}/cines.json")
+        return 0
     out = write_synthetic_dataset(args.out, n=args.n, size=args.size, seed=args.seed,
                                   start=args.start, realism=args.realism)
     print(f"wrote {args.n} synthetic angiograms ({args.realism}) to {out}/images and {out}/masks")
@@ -74,6 +83,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=300, help="side of the square images in pixels (default 300)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed: image k of seed s is always the same (default 0)")
+    p.add_argument("--cine", type=int, default=None, metavar="FRAMES",
+                   help="write cine runs of this many frames instead (contrast wash-in and wash-out, "
+                        "cardiac-like motion, the true peak frame in cines.json; default: still images)")
     p.add_argument("--start", type=int, default=0,
                    help="index of the first case (disjoint ranges of one seed never share an image)")
     p.add_argument("--realism", choices=["basic", "standard", "full"], default="standard",
