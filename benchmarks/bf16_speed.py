@@ -40,14 +40,18 @@ def _median_ms(seconds: list[float]) -> float:
 
 def training_rows(width: int, objective: str, repeats: int, batches) -> dict:
     torch.manual_seed(0)
-    config = Config(model=ModelConfig(depth=4, width=width), loss=LossConfig(objective=objective),
-                    optim=OptimConfig(lr=1e-3), run=RunConfig(channels_last=True))
+    config = Config(
+        model=ModelConfig(depth=4, width=width),
+        loss=LossConfig(objective=objective),
+        optim=OptimConfig(lr=1e-3),
+        run=RunConfig(channels_last=True),
+    )
     training = build_training(config, torch.device("cpu"))
     training.teacher.end_epoch(training.student, World())  # the teacher of epoch 2 is ready
     training.wrap_for_epoch()
     times = {"float32": [], "bf16": []}
     for k in range(repeats + 1):
-        for dtype_name in (("float32", "bf16") if k % 2 else ("bf16", "float32")):
+        for dtype_name in ("float32", "bf16") if k % 2 else ("bf16", "float32"):
             training.amp_dtype = torch.bfloat16 if dtype_name == "bf16" else None
             start = time.perf_counter()
             train_step(training, batches[k % len(batches)], alpha_t=0.25)
@@ -62,7 +66,7 @@ def inference_row(width: int, repeats: int) -> dict:
     frame = torch.rand(1, 1, 512, 512).contiguous(memory_format=torch.channels_last)
     times = {"float32": [], "bf16": []}
     for k in range(repeats + 1):
-        for dtype_name in (("float32", "bf16") if k % 2 else ("bf16", "float32")):
+        for dtype_name in ("float32", "bf16") if k % 2 else ("bf16", "float32"):
             start = time.perf_counter()
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype_name == "bf16"):
                 model(frame)
@@ -83,21 +87,38 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for width in args.widths:
         for objective in ("dice", "dskd"):
-            rows.append({"width": width, "what": f"training step ({objective})",
-                         **training_rows(width, objective, args.repeats, batches)})
+            rows.append(
+                {
+                    "width": width,
+                    "what": f"training step ({objective})",
+                    **training_rows(width, objective, args.repeats, batches),
+                }
+            )
         rows.append({"width": width, "what": "inference 512x512", **inference_row(width, args.repeats)})
     for row in rows:
         row["speed_up"] = round(row["float32"] / row["bf16"], 2)
-    info = {**machine(), "bf16_units": cpu_bf16_units(), "threads": args.threads, "repeats": args.repeats,
-            "command": "python benchmarks/bf16_speed.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    info = {
+        **machine(),
+        "bf16_units": cpu_bf16_units(),
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "command": "python benchmarks/bf16_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps({"machine": info, "rows": rows}, indent=2))
-    lines = ["# bf16 autocast against float32 on the CPU", "",
-             f"Command: `{info['command']}`. CPU: {info['cpu']} ({info['cores']} cores), bf16 units: "
-             f"{info['bf16_units'] or 'none'}; torch {info['torch']}, {args.threads} threads; medians of "
-             f"{args.repeats}, float32 and bf16 interleaved.", "",
-             "| width | what | float32 ms | bf16 ms | speed-up |", "|---:|---|---:|---:|---:|"]
-    lines += [f"| {r['width']} | {r['what']} | {r['float32']} | {r['bf16']} | {r['speed_up']}x |" for r in rows]
+    lines = [
+        "# bf16 autocast against float32 on the CPU",
+        "",
+        f"Command: `{info['command']}`. CPU: {info['cpu']} ({info['cores']} cores), bf16 units: "
+        f"{info['bf16_units'] or 'none'}; torch {info['torch']}, {args.threads} threads; medians of "
+        f"{args.repeats}, float32 and bf16 interleaved.",
+        "",
+        "| width | what | float32 ms | bf16 ms | speed-up |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['width']} | {r['what']} | {r['float32']} | {r['bf16']} | {r['speed_up']}x |" for r in rows
+    ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

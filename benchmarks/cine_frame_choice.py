@@ -40,37 +40,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT, help=f"output prefix (default {OUT})")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
-        data = write_synthetic_cines(Path(work) / "data", n=args.n, n_frames=args.frames, size=args.size,
-                                     seed=args.seed)
+        data = write_synthetic_cines(
+            Path(work) / "data", n=args.n, n_frames=args.frames, size=args.size, seed=args.seed
+        )
         truth = json.loads((data / "cines.json").read_text())
         predicted = Path(work) / "predicted"
-        report = predict_files(args.checkpoint, [data / "cines"], predicted, overlays=False,
-                               qca=QCASettings())
+        report = predict_files(
+            args.checkpoint, [data / "cines"], predicted, overlays=False, qca=QCASettings()
+        )
         rows = []
         for name, answer in truth.items():
             read = json.loads((predicted / f"{name}_qca.json").read_text())
-            rows.append({"cine": name, "true_peak": answer["peak_frame"], "read": read["frame"],
-                         "error": read["frame"] - answer["peak_frame"],
-                         "contrast_at_read": answer["contrast"][read["frame"] - 1]})
+            rows.append(
+                {
+                    "cine": name,
+                    "true_peak": answer["peak_frame"],
+                    "read": read["frame"],
+                    "error": read["frame"] - answer["peak_frame"],
+                    "contrast_at_read": answer["contrast"][read["frame"] - 1],
+                }
+            )
     errors = np.array([r["error"] for r in rows])
     within = float(np.mean(np.abs(errors) <= 2))
-    result = {"command": "python benchmarks/cine_frame_choice.py " + " ".join(argv if argv is not None
-                                                                               else sys.argv[1:]),
-              "machine": machine(), "checkpoint": args.checkpoint, "cines": args.n, "frames": args.frames,
-              "size": args.size, "seed": args.seed, "within_2_frames": within,
-              "median_abs_error": float(np.median(np.abs(errors))),
-              "frames_per_second": report.n_frames / max(report.seconds, 1e-9), "rows": rows}
+    result = {
+        "command": "python benchmarks/cine_frame_choice.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine(),
+        "checkpoint": args.checkpoint,
+        "cines": args.n,
+        "frames": args.frames,
+        "size": args.size,
+        "seed": args.seed,
+        "within_2_frames": within,
+        "median_abs_error": float(np.median(np.abs(errors))),
+        "frames_per_second": report.n_frames / max(report.seconds, 1e-9),
+        "rows": rows,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    lines = ["# The frame of best opacification on synthetic cines (issue 33)", "",
-             f"Command: `{result['command']}`; model {args.checkpoint}; {args.n} cines of {args.frames} "
-             f"frames at {args.size} px (seed {args.seed}). CPU: {result['machine']['cpu']}.", "",
-             f"**Read frame within +-2 of the true peak: {within:.0%}** of cines (target >= 90%); median "
-             f"absolute error {result['median_abs_error']:.1f} frames; the contrast at the frame read is "
-             f"{np.mean([r['contrast_at_read'] for r in rows]):.2f} of the peak on average.", "",
-             "| cine | true peak | read | error | contrast at read |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['cine']} | {r['true_peak']} | {r['read']} | {r['error']:+d} | {r['contrast_at_read']:.2f} |"
-              for r in rows]
+    lines = [
+        "# The frame of best opacification on synthetic cines (issue 33)",
+        "",
+        f"Command: `{result['command']}`; model {args.checkpoint}; {args.n} cines of {args.frames} "
+        f"frames at {args.size} px (seed {args.seed}). CPU: {result['machine']['cpu']}.",
+        "",
+        f"**Read frame within +-2 of the true peak: {within:.0%}** of cines (target >= 90%); median "
+        f"absolute error {result['median_abs_error']:.1f} frames; the contrast at the frame read is "
+        f"{np.mean([r['contrast_at_read'] for r in rows]):.2f} of the peak on average.",
+        "",
+        "| cine | true peak | read | error | contrast at read |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['cine']} | {r['true_peak']} | {r['read']} | {r['error']:+d} | {r['contrast_at_read']:.2f} |"
+        for r in rows
+    ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines[:6]))
     return 0
