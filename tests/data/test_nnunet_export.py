@@ -110,3 +110,31 @@ def test_nnunet_own_checker_accepts_the_export(exported, capsys):
     _, result = exported
     verify_dataset_integrity(str(result.folder), num_processes=1)  # raises on any problem
     assert "verify_dataset_integrity Done" in capsys.readouterr().out
+
+
+def test_a_failed_export_leaves_no_partial_dataset(tmp_path, monkeypatch, capsys):
+    import dskd.data.nnunet_export as export_module
+    from dskd.cli import main
+    from dskd.data.synthetic import write_synthetic_dataset
+
+    data = write_synthetic_dataset(tmp_path / "data", n=3, size=32, seed=0, progress=False)
+    calls = {"n": 0}
+    real = export_module._write_case
+
+    def full_disk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "_write_case", full_disk)
+    command = ["data", "export-nnunet", "--layout", "folder", "--root", str(data), "--dataset-id", "7",
+               "--out", str(tmp_path / "raw")]
+    assert main(command) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert list((tmp_path / "raw").iterdir()) == []  # nothing half-written, nothing hidden left
+    monkeypatch.setattr(export_module, "_write_case", real)
+    assert main(command) == 0  # the re-run is not blocked
+    (tmp_path / "file").write_text("x")
+    assert main([*command[:-1], str(tmp_path / "file")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

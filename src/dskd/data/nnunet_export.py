@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from dskd.data.cases import Case, load_case
 from dskd.data.readers import parse_layout, read_cases
 from dskd.data.splits import apply_split, read_split_file
 from dskd.errors import DataError
+from dskd.writing import make_output_folder, write_error
 
 __all__ = ["NnunetExport", "export_nnunet", "nnunet_dataset_name"]
 
@@ -86,6 +89,30 @@ def _write_case(case: Case, images_dir: Path, labels_dir: Path | None) -> None:
         Image.fromarray(arrays.mask.astype(np.uint8)).save(labels_dir / f"{case.name}.png")
 
 
+def _write_dataset(folder: Path, name: str, train: list[Case], val: list[Case], test: list[Case], *,
+                   root: str | Path, layout: str, split_file: str | Path | None) -> None:
+    """imagesTr, labelsTr, imagesTs (labelsTs), dataset.json and splits_final.json in `folder`."""
+    dirs = {key: folder / key for key in ("imagesTr", "labelsTr", "imagesTs", "labelsTs")}
+    for key in ("imagesTr", "labelsTr", "imagesTs"):
+        dirs[key].mkdir(parents=True)
+    training = train + val
+    labelled_test = [c for c in test if c.mask is not None]
+    if labelled_test:
+        dirs["labelsTs"].mkdir()
+    for case in tqdm(training, desc="imagesTr", unit="img", disable=None, leave=False):
+        _write_case(case, dirs["imagesTr"], dirs["labelsTr"])
+    for case in tqdm(test, desc="imagesTs", unit="img", disable=None, leave=False):
+        _write_case(case, dirs["imagesTs"], dirs["labelsTs"] if case.mask is not None else None)
+    meta = {"channel_names": {"0": "angiogram"}, "labels": {"background": 0, "vessel": 1},
+            "numTraining": len(training), "file_ending": ".png",
+            "name": name, "description": f"exported by dskd from {root} (layout {layout})"
+                                         + (f", split {split_file}" if split_file else "")}
+    (folder / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if val:
+        fold = [{"train": [c.name for c in train], "val": [c.name for c in val]}]
+        (folder / "splits_final.json").write_text(json.dumps(fold, indent=1) + "\n")
+
+
 def export_nnunet(layout: str, root: str | Path, out: str | Path, *, dataset_id: int,
                   split_file: str | Path | None = None, name: str | None = None) -> NnunetExport:
     """Write the dataset at `root` (in `layout`) as <out>/Dataset<NNN>_<name>/ (module docstring).
@@ -105,25 +132,20 @@ def export_nnunet(layout: str, root: str | Path, out: str | Path, *, dataset_id:
     train, val, test = _parts(cases, split_file)
     if not train:
         raise DataError(f"{root}: no labelled cases for nnU-Net's imagesTr")
-    dirs = {key: folder / key for key in ("imagesTr", "labelsTr", "imagesTs", "labelsTs")}
-    for key in ("imagesTr", "labelsTr", "imagesTs"):
-        dirs[key].mkdir(parents=True)
-    training = train + val
-    labelled_test = [c for c in test if c.mask is not None]
-    if labelled_test:
-        dirs["labelsTs"].mkdir()
-    for case in tqdm(training, desc="imagesTr", unit="img", disable=None, leave=False):
-        _write_case(case, dirs["imagesTr"], dirs["labelsTr"])
-    for case in tqdm(test, desc="imagesTs", unit="img", disable=None, leave=False):
-        _write_case(case, dirs["imagesTs"], dirs["labelsTs"] if case.mask is not None else None)
-    meta = {"channel_names": {"0": "angiogram"}, "labels": {"background": 0, "vessel": 1},
-            "numTraining": len(training), "file_ending": ".png",
-            "name": folder.name, "description": f"exported by dskd from {root} (layout {layout})"
-                                                + (f", split {split_file}" if split_file else "")}
-    (folder / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
-    if val:
-        fold = [{"train": [c.name for c in train], "val": [c.name for c in val]}]
-        (folder / "splits_final.json").write_text(json.dumps(fold, indent=1) + "\n")
+    make_output_folder(out)
+    # Written aside under a hidden name and renamed when complete: a failure (a full disk, a
+    # read-only folder, Ctrl-C) leaves no partial Dataset folder to block the next run.
+    staging = Path(out) / f".{folder.name}.{os.getpid()}.tmp"
+    try:
+        _write_dataset(staging, folder.name, train, val, test, root=root, layout=layout,
+                       split_file=split_file)
+        os.replace(staging, folder)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise write_error(error.filename or staging, error) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     log.info("wrote %s: %d training cases (%d train + %d val), %d test cases", folder,
-             len(training), len(train), len(val), len(test))
-    return NnunetExport(folder, len(training), len(test))
+             len(train) + len(val), len(train), len(val), len(test))
+    return NnunetExport(folder, len(train) + len(val), len(test))
