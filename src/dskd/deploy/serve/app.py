@@ -179,12 +179,16 @@ class _Segmenter:
                        threshold_override: float | None) -> Response:
         settings = self.settings
         deadline = Deadline(settings.timeout_s)
+        self.gate.refuse_if_full()
         folder = self.work_root / uuid.uuid4().hex
         folder.mkdir()
         try:
             upload = await receive_upload(request, folder, max_bytes=settings.max_upload_bytes,
                                           deadline=deadline)
-            info = probe_upload(upload, max_frames=settings.max_frames, max_side=settings.max_side)
+            # Reading a header (a large TIFF's) takes time: off the event loop, so health checks
+            # and other clients are answered meanwhile.
+            info = await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+                probe_upload, upload, max_frames=settings.max_frames, max_side=settings.max_side))
             async with self.gate.slot(deadline):
                 work = functools.partial(
                     segment_upload, self.net, upload, info, folder,

@@ -59,15 +59,20 @@ class InferenceGate:
             self._semaphore, self._loop = asyncio.Semaphore(self.concurrent), loop
         return self._semaphore
 
-    @contextlib.asynccontextmanager
-    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
-        """Hold one of the inference slots; 429 when all are taken and the queue is full, 504
-        when the deadline passes while waiting."""
+    def refuse_if_full(self) -> None:
+        """429 at once when every slot and the queue are taken: called before the upload is read,
+        so a busy server answers without receiving the body first."""
         if self.pending >= self.concurrent + self.queue:
             wait = self.retry_after_s()
             raise RequestError(429, f"the server is busy ({self.concurrent} inference(s) running and "
                                     f"{self.queue} waiting); retry after {wait} s",
                                headers={"Retry-After": str(wait)})
+
+    @contextlib.asynccontextmanager
+    async def slot(self, deadline: Deadline) -> AsyncIterator[None]:
+        """Hold one of the inference slots; 429 when all are taken and the queue is full, 504
+        when the deadline passes while waiting."""
+        self.refuse_if_full()
         semaphore = self._get_semaphore()
         self.pending += 1
         try:
