@@ -212,3 +212,29 @@ def test_page_shows_a_bad_file_as_one_line_and_goes_on(server, browser, files, t
           "the error")
     assert "broken.png: unreadable image" in driver.find_element(By.ID, "status").text
     _upload(driver, files["png"])
+
+
+def test_a_failed_upload_clears_the_old_result_and_the_same_file_can_be_chosen_again(
+        server, browser, files, tmp_path):
+    url, _ = server
+    driver, _ = browser
+    driver.set_window_size(420, 800)  # a phone-sized window: one column, a canvas of real size
+    try:
+        driver.get(url + "/")
+        _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-card") == "loaded",
+              "the model card")
+        _upload(driver, files["png"])
+        assert driver.find_element(By.ID, "view").size["width"] > 300
+        assert driver.find_element(By.ID, "downloads").is_displayed()
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"\x89PNG\r\n\x1a\n not an image")
+        for _ in range(2):  # the same file twice: each choice is an upload
+            driver.find_element(By.ID, "file").send_keys(str(broken))
+            _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-state")
+                  == "error", "the refusal")
+            status = driver.find_element(By.ID, "status").text
+            assert status.count("broken.png") == 1, status  # the file named once
+            assert not driver.find_element(By.ID, "downloads").is_displayed()  # no stale result
+            driver.execute_script("document.body.dataset.state = 'idle'")
+    finally:
+        driver.set_window_size(1280, 900)

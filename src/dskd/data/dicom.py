@@ -15,19 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from dskd.data.io import GrayRule, color_to_gray
+from dskd.data.io import GrayRule, color_to_gray, error_reason
 from dskd.errors import DataError
 
 __all__ = ["DICOM_SUFFIXES", "DicomSpacing", "check_decoder", "dicom_fps", "dicom_frames",
-           "dicom_pixel_spacing", "error_reason", "read_dicom_header"]
+           "dicom_pixel_spacing", "read_dicom_header"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic")
-
-
-def error_reason(error: BaseException) -> str:
-    """The first line of an exception's message, or its type's name."""
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 # The header elements dskd reads: converted up front so a damaged one is a one-line refusal.

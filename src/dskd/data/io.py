@@ -25,6 +25,7 @@ from dskd.errors import DataError
 from dskd.writing import atomic_path
 
 __all__ = [
+    "error_reason",
     "read_image",
     "read_mask",
     "to_unit_gray",
@@ -59,6 +60,16 @@ def _open_tiff(path: Path) -> np.ndarray:
     return array
 
 
+def error_reason(error: BaseException, path: str | Path | None = None) -> str:
+    """The first line of an exception's message (or its type's name), without the file's path:
+    libraries name the file in their messages too, and dskd's line names it once, at its start."""
+    text = str(error).strip()
+    text = text.splitlines()[0] if text else type(error).__name__
+    if path is not None:
+        text = text.replace(f" '{path}'", "").replace(f' "{path}"', "").replace(f" {path}", "")
+    return text
+
+
 def _open_array(path: Path) -> np.ndarray:
     if not path.is_file():
         raise DataError(f"{path}: file not found")
@@ -69,7 +80,7 @@ def _open_array(path: Path) -> np.ndarray:
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as error:
         if path.suffix.lower() not in (".tif", ".tiff"):
-            raise DataError(f"{path}: unreadable image ({error})") from None
+            raise DataError(f"{path}: unreadable image ({error_reason(error, path)})") from None
         array = _open_tiff(path)
     if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
         array = np.moveaxis(array, 0, -1)  # planar (C, H, W) TIFF -> (H, W, C)

@@ -32,10 +32,9 @@ from dskd.data.dicom import (
     check_decoder,
     dicom_fps,
     dicom_frames,
-    error_reason,
     read_dicom_header,
 )
-from dskd.data.io import IMAGE_SUFFIXES, GrayRule, read_image, to_unit_gray
+from dskd.data.io import IMAGE_SUFFIXES, GrayRule, error_reason, read_image, to_unit_gray
 from dskd.errors import DataError
 
 __all__ = [
@@ -151,7 +150,7 @@ def _probe_image(path: Path) -> MediaInfo:
         with Image.open(path) as img:
             width, height = img.size
     except Exception as error:  # UnidentifiedImageError, OSError, SyntaxError (bad PPM header)
-        raise DataError(f"{path}: unreadable image ({error_reason(error)})") from None
+        raise DataError(f"{path}: unreadable image ({error_reason(error, path)})") from None
     return MediaInfo(path, "image", 1, height, width)
 
 

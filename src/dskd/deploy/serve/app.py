@@ -239,6 +239,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def index() -> HTMLResponse:
         return HTMLResponse(page)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:  # browsers ask for it; the page declares none (no 404 in the log)
+        return Response(status_code=204)
+
     @app.get("/healthz", summary="liveness: the model is loaded (no token needed)")
     async def healthz() -> dict:
         return {"status": "ok", "model": card["name"], "token_required": settings.token is not None,

@@ -60,6 +60,10 @@ def _input_scale(scale: int) -> str:
     return f"upscaled {scale}x (bilinear), probabilities averaged back onto the frame's pixels"
 
 
+def _name(path: str | None) -> str | None:
+    return Path(path).name if path else None
+
+
 def model_card(model: str | Path, *, backend: str, threshold: float, gray: str, size_multiple: int,
                window: int | None, evaluation: Path | None = None,
                limits: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -76,8 +80,9 @@ def model_card(model: str | Path, *, backend: str, threshold: float, gray: str, 
         "objective": config.get("loss", {}).get("objective"),
         "network": {"architecture": "U-Net with side outputs (main output served)",
                     **config.get("model", {}), "parameters": stored.get("parameters")},
-        "training": {"data": data.get("root"), "layout": data.get("layout"),
-                     "split_file": data.get("split_file") or None, "fold": data.get("fold"),
+        # Names, not paths: a served page should not show where the training data lies on disk.
+        "training": {"data": _name(data.get("root")), "layout": data.get("layout"),
+                     "split_file": _name(data.get("split_file")), "fold": data.get("fold"),
                      "epochs": config.get("optim", {}).get("epochs"),
                      "epochs_completed": stored.get("epoch"), "crop_size": data.get("crop_size"),
                      "teacher": config.get("teacher", {}), "seed": run.get("seed")},
