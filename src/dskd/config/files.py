@@ -32,9 +32,11 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path.resolve() in seen:
         raise ConfigError(f"{path}: config files name each other as base in a loop")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (a YAML config is UTF-8 text)") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections at the top level")
     for section, key in (("data", "root"), ("data", "split_file"), ("model", "init")):
@@ -71,7 +73,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if not isinstance(raw.get(section, {}), dict):
             raise ConfigError(f"config section '{section}' must be a mapping")
         raw.setdefault(section, {})[key] = value
-    return config_from_dict(raw)
+    try:
+        return config_from_dict(raw)
+    except ConfigError as error:
+        if path is None:
+            raise
+        where = f"{path}" + (" (with the --set overrides)" if overrides else "")
+        raise ConfigError(f"{where}: {error}") from None
 
 
 # Settings that change how fast a run goes, not what it computes: a resumed run may change them

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dskd.data.cases import Case
+from dskd.data.io import error_reason
 from dskd.errors import DataError
 
 __all__ = [
@@ -125,9 +126,9 @@ def read_split_file(path: str | Path) -> Split:
     if not path.is_file():
         raise DataError(f"{path}: split file not found")
     try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON ({error})") from None
+        raw = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not valid JSON ({error_reason(error)})") from None
     return parse_split(raw, str(path))
 
 

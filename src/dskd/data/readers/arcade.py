@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from dskd.data.cases import Case
+from dskd.data.io import error_reason
 from dskd.data.readers.common import list_images, natural_key, require_dir
 from dskd.errors import DataError
 
@@ -116,8 +117,8 @@ def _load_coco(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: annotation file not found")
     try:
         coco = json.loads(path.read_bytes())
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not valid JSON ({error_reason(error)})") from None
     if not isinstance(coco, dict) or not isinstance(coco.get("images"), list) \
             or not isinstance(coco.get("annotations"), list):
         raise DataError(f"{path}: not a COCO annotation file (needs 'images' and 'annotations' lists)")

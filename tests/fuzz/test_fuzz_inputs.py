@@ -1,0 +1,33 @@
+"""A bounded fuzz run of the input layer in CI (the long run: benchmarks/fuzz_inputs.py)."""
+
+import tempfile
+import warnings
+from pathlib import Path
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis", reason="pip install -e '.[test]' (hypothesis)")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from tests.fuzz.harness import FORMATS, check_one, mutate  # noqa: E402
+
+EDITS = st.lists(st.tuples(st.sampled_from(["flip", "set", "cut", "insert", "delete"]),
+                           st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6)
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_seed_is_read(name, tmp_path):
+    assert check_one(FORMATS[name], FORMATS[name].seed(), tmp_path) is None
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(edits=EDITS)
+def test_mutated_inputs_are_read_or_refused_in_one_line(name, edits):
+    fmt = FORMATS[name]
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # libraries warn about damaged files; the contract is the error
+        finding = check_one(fmt, mutate(fmt.seed(), edits), Path(folder))
+    assert finding is None, f"{finding.problem}: {finding.detail}"
