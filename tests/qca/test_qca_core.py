@@ -56,7 +56,7 @@ def test_a_healthy_tapering_vessel_has_no_lesion():
 
 
 def test_a_lesion_that_breaks_the_mask_is_bridged_and_found():
-    tube = narrowing(straight((64.5, 5), (64.5, 122), 1.5), 0.5, 90.0, 10.0)  # MLD 0.3 px: the mask breaks
+    tube = narrowing(straight((64.5, 5), (64.5, 122), 2.0), 0.5, 90.0, 12.0)  # MLD 0.4 px: the mask breaks
     phantom = render((128, 128), [tube])
     assert len(vessel_graph(phantom.mask, gap_factor=0)) == 2
     [segment] = vessel_graph(phantom.mask)

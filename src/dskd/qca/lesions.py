@@ -11,6 +11,10 @@ Definitions (docs/qca.md gives the literature):
   crossings interpolated), its **MLD** the smallest diameter in it (profile median-filtered over 3
   points first, so a single-point dip of a binary mask is not a lesion),
   **%DS** = 100 (1 - MLD / RVD) and **%AS** = 100 (1 - (MLD / RVD)^2) (circular lumen).
+- Vessels whose reference diameter is under 2.5 px are not graded: a lumen a pixel or two wide
+  has no measurable narrowing, and on predicted masks the thin distal branches break into
+  fragments whose bridged gaps read as severe lesions (on CIMAT out of fold, most of the false
+  lesions: benchmarks/qca_cimat.py).
 - Points near a segment's ends are left out of both the fit and the search: within one median
   diameter of a junction (the lumen widens where branches meet) and within two of a free end
   (vessels fade and thin there, and a mask's end is rounded). Segments shorter than three median
@@ -97,10 +101,19 @@ def _crossing(position: np.ndarray, ratio: np.ndarray, inside: int, outside: int
     return float(position[inside] + fraction * (position[outside] - position[inside]))
 
 
+MIN_REFERENCE_PX = 2.5  # vessels thinner than this are not graded (module docstring)
+
+
 def find_lesions(
-    segment: Segment, profile: Profile, *, min_stenosis: float = 50.0, shoulder: float = 0.1
+    segment: Segment,
+    profile: Profile,
+    *,
+    min_stenosis: float = 50.0,
+    shoulder: float = 0.1,
+    min_reference: float = MIN_REFERENCE_PX,
 ) -> list[Lesion]:
-    """Narrowings of %DS >= min_stenosis along one segment (module docstring)."""
+    """Narrowings of %DS >= min_stenosis along one segment, where the reference diameter is at
+    least min_reference px (module docstring)."""
     usable = analysable(segment, profile)
     if not usable.any():
         return []
@@ -117,7 +130,7 @@ def find_lesions(
         k = int(run[np.argmin(smoothed[run])])
         mld, rvd = float(smoothed[k]), float(reference[k])
         ds = 100.0 * (1.0 - mld / rvd)
-        if ds < min_stenosis:
+        if ds < min_stenosis or rvd < min_reference:
             continue
         first, last = int(run[0]), int(run[-1])
         start = (
