@@ -280,8 +280,12 @@ def write_markdown(report: dict, path: Path) -> None:
         "|---|---:|",
     ]
     lines += [f"| {stage} | {ms:.1f} |" for stage, ms in report["speed_ms"].items()]
-    lines += ["", f"Target: <= 50 ms in all. Load average before / after: {report['load_before_speed']} / "
-              f"{report['load_after_speed']} (on 2 cores, above about 1 the figures are inflated by other jobs).", ""]
+    lines += [
+        "",
+        f"Target: <= 50 ms in all. Load average before / after: {report['load_before_speed']} / "
+        f"{report['load_after_speed']} (on 2 cores, above about 1 the figures are inflated by other jobs).",
+        "",
+    ]
     path.write_text("\n".join(lines))
 
 
@@ -301,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         "images": len(rows["probability"]["detection"]),
         "cpu": _cpu(),
         "summary": summarise(rows),
-        "load_before_speed": _load(), "speed_ms": speed(), "load_after_speed": _load(),
+        "load_before_speed": _load(),
+        "speed_ms": speed(),
+        "load_after_speed": _load(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
