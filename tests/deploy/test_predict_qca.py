@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from pydicom.uid import generate_uid
 
 import dskd.deploy.predict as predict_module
 from dskd.cli import main
@@ -61,3 +62,32 @@ def test_qca_options_need_qca(tmp_path, capsys):
     assert main(["predict", "--checkpoint", str(checkpoint), str(tmp_path), "--out", str(tmp_path / "o"),
                  "--mm-per-px", "0.2"]) == 2
     assert "go with --qca" in capsys.readouterr().err
+
+
+def test_dicom_sr_holds_each_lesion_and_its_calibration(oracle, tmp_path):
+    import highdicom as hd
+    import pydicom
+
+    checkpoint = write_random_checkpoint(tmp_path / "model.pt", depth=2, width=4)
+    (tmp_path / "in").mkdir()
+    source = write_dicom(tmp_path / "in" / "run.dcm", _cine(), PixelSpacing=[0.25, 0.25],
+                         StudyInstanceUID=generate_uid(), SeriesInstanceUID=generate_uid(), PatientID="P-1",
+                         PatientName="Test^Angio", StudyDate="20261206", Modality="XA")
+    out = tmp_path / "out"
+    assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(out), "--dicom-sr",
+                 "--threshold", "0.5"]) == 0
+    sr = hd.sr.srread(out / "run_qca_sr.dcm")
+    original = pydicom.dcmread(source)
+    assert sr.StudyInstanceUID == original.StudyInstanceUID and sr.PatientID == original.PatientID
+    [group] = sr.content.get_planar_roi_measurement_groups()
+    values = {m.name.meaning: (m.value, m.unit.value) for m in group.get_measurements()}
+    percent, unit = values["Percent diameter stenosis"]
+    assert unit == "%" and abs(percent - 60) < 8
+    assert values["Minimal lumen diameter"][1] == "mm" and values["Calibration Factor"][0] == 0.25
+    image = group.roi.ContentSequence[0].ReferencedSOPSequence[0]  # the SCOORD's source image
+    assert image.ReferencedSOPInstanceUID == original.SOPInstanceUID
+    read_frame = json.loads((out / "run_qca.json").read_text())["frame"]
+    assert int(image.ReferencedFrameNumber) == read_frame
+    [source_item] = [item for item in sr.ContentSequence
+                     if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "CALSRC"]
+    assert "PixelSpacing" in source_item.TextValue

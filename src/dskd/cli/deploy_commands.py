@@ -23,12 +23,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.threads and args.backend == "torch":
         torch.set_num_threads(args.threads)
     qca = None
+    if args.dicom_sr:
+        args.qca = True  # the report holds the QCA
     if args.qca:
         from dskd.deploy.qca_writer import QCASettings
 
         calibration, catheter = calibration_from_args(args)
         qca = QCASettings(calibration=calibration, min_stenosis=args.min_stenosis, frame=args.qca_frame,
-                          catheter=catheter)
+                          catheter=catheter, dicom_sr=args.dicom_sr)
     elif any(v is not None for v in (args.mm_per_px, args.dicom, args.catheter, args.qca_frame)):
         raise DskdError("the QCA options (--mm-per-px, --dicom, --catheter, --qca-frame) go with --qca")
     report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
@@ -128,6 +130,9 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--qca", action="store_true",
                    help="also QCA of each input on its frame of best opacification: segments, lesions "
                         "(%%DS, MLD, length), pictures, and qca_lesions.csv over the batch (docs/qca.md)")
+    p.add_argument("--dicom-sr", action="store_true",
+                   help="DICOM inputs: the QCA also as a DICOM Structured Report (TID 1500) in the source's "
+                        "study (implies --qca; docs/qca.md)")
     p.add_argument("--qca-frame", type=int, default=None, metavar="N",
                    help="with --qca: read frame N (from 1) of every cine instead of choosing one")
     p.add_argument("--min-stenosis", type=float, default=50.0,

@@ -43,7 +43,8 @@ _PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", 
                   "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
 
 
-def _read_header(source: Path) -> Any:
+def read_source_header(source: Path, *, what: str = "a DICOM mask", option: str = "--dicom-seg") -> Any:
+    """The source's header; DataError when it cannot be referenced (no study or instance UID)."""
     import pydicom
 
     try:
@@ -52,8 +53,8 @@ def _read_header(source: Path) -> Any:
         raise DataError(f"{source}: not a readable DICOM file ({error})") from None
     missing = [key for key in _REQUIRED if key not in ds]
     if missing:
-        raise DataError(f"{source}: no {missing[0]}; a DICOM mask must reference its source's "
-                        "study and instance, so --dicom-seg needs them")
+        raise DataError(f"{source}: no {missing[0]}; {what} must reference its source's "
+                        f"study and instance, so {option} needs them")
     return ds
 
 
@@ -84,7 +85,7 @@ class DicomMaskWriter:
 
     def __init__(self, source: Path) -> None:
         self.source = Path(source)
-        self.header = _read_header(self.source)
+        self.header = read_source_header(self.source)
         self.n_frames = int(self.header.get("NumberOfFrames", 1) or 1)
         self.shape = (int(self.header.Rows), int(self.header.Columns))
         self.frames: list[np.ndarray] = []  # bool (H, W) for a single frame, else packed bits

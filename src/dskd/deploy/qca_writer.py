@@ -6,7 +6,8 @@ area of the predicted mask, smoothed over 5 frames (so a single noisy frame does
 the user names a frame (`--qca-frame N`). Only a window of 5 frames and the best one so far are
 kept, so memory does not grow with the run. The outputs are those of `dskd qca`
 (deploy.qca.write_frame_outputs) plus, in `<name>_qca.json`, which frame was read and why, and
-for a cine `<name>_qca_frames.csv` (each frame's vessel area, smoothed, and whether it was read).
+for a cine `<name>_qca_frames.csv` (each frame's vessel area, smoothed, and whether it was read);
+with dicom_sr, a DICOM input also gets `<name>_qca_sr.dcm`, a measurement report in its study.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class QCASettings:
     min_stenosis: float = 50.0
     frame: int | None = None  # read this frame (from 1) instead of choosing one
     catheter: CatheterPoint | None = None  # calibrate on a catheter in the frame read
+    dicom_sr: bool = False  # DICOM inputs: also <name>_qca_sr.dcm (deploy.qca_sr)
 
 
 @dataclass
@@ -49,7 +51,7 @@ class QCAWriter:
     """Receives the frames of one input (add), writes its QCA at close; abort writes nothing."""
 
     def __init__(self, base: Path, source: Path, settings: QCASettings, *, is_dicom: bool) -> None:
-        self.base, self.source, self.settings = base, source, settings
+        self.base, self.source, self.settings, self.is_dicom = base, source, settings, is_dicom
         self.calibration = settings.calibration
         if settings.calibration is PIXELS and settings.use_dicom_calibration and is_dicom:
             self.calibration = self._dicom_calibration(source)
@@ -117,6 +119,10 @@ class QCAWriter:
         payload.update({"source": str(self.source), "frame": frame.index, "frames": len(self.areas),
                         "frame_choice": reason})
         report.write_text(json.dumps(payload, indent=1))
+        if self.settings.dicom_sr and self.is_dicom:
+            from dskd.deploy.qca_sr import write_qca_sr
+
+            write_qca_sr(self.source, result, frame.index, self.base.parent / f"{name}_qca_sr.dcm")
         if len(self.areas) > 1:
             smoothed = np.convolve(self.areas, np.ones(SMOOTHING) / SMOOTHING, mode="same")
             write_csv(self.base.parent / f"{name}_qca_frames.csv",
