@@ -1,6 +1,6 @@
 """dskd predict --qca: the frame of best opacification is read, calibrated from the DICOM, and
-the outputs say which frame and why. The network is replaced by an oracle (probability = the
-frame itself), so these tests see the QCA plumbing, not a model's quality."""
+the outputs say which frame and why. The network is replaced by an oracle (probability = how
+dark a pixel is), so these tests see the QCA plumbing, not a model's quality."""
 
 import csv
 import json
@@ -19,17 +19,18 @@ PEAK = 7  # frame (from 1) of full contrast
 
 
 def _cine(n: int = 12) -> np.ndarray:
-    """(n, 96, 96) uint16: a stenosed tube whose contrast rises to frame PEAK and falls again."""
+    """(n, 96, 96) uint16: a dark stenosed tube whose contrast rises to frame PEAK and falls again."""
     tube = render((96, 96), [narrowing(straight((48, 4), (52, 92), 4.0), 0.5, 60.0, 24.0)]).probability
     contrast = np.exp(-0.5 * ((np.arange(1, n + 1) - PEAK) / 2.5) ** 2)
     # At low contrast only the tube's core stays above 0.5: the mask's area follows the contrast.
-    return np.stack([(np.clip(tube * (0.55 + 0.6 * c), 0, 1) * 65535).astype(np.uint16) for c in contrast])
+    darkness = [np.clip(tube * (0.55 + 0.6 * c), 0, 1) for c in contrast]
+    return np.stack([((1 - d) * 65535).astype(np.uint16) for d in darkness])
 
 
 @pytest.fixture()
 def oracle(monkeypatch):
     monkeypatch.setattr(predict_module, "frame_probabilities",
-                        lambda net, image, **_: image.astype(np.float32))
+                        lambda net, image, **_: (1 - image).astype(np.float32))
 
 
 def test_predict_qca_reads_the_peak_frame_in_mm_from_the_dicom(oracle, tmp_path):
