@@ -135,7 +135,7 @@ class DicomMaskWriter:
                 name="dskd", version=__version__, family=codes.cid7162.ArtificialIntelligence))
         try:
             with _single_frame_as_single_frame():
-                return hd.seg.Segmentation(
+                seg = hd.seg.Segmentation(
                     source_images=[source], pixel_array=self.frames[0][None],
                     segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
                     segment_descriptions=[segment], series_instance_uid=generate_uid(),
@@ -145,6 +145,9 @@ class DicomMaskWriter:
                     series_description="dskd vessel segmentation")
         except (ValueError, TypeError, AttributeError) as error:
             raise DataError(f"{self.source}: highdicom cannot make a Segmentation of it ({error})") from None
+        if "PatientOrientation" not in seg:  # General Image, Type 2C: the source's, empty if none
+            seg.PatientOrientation = self.header.get("PatientOrientation", "")
+        return seg
 
     def _secondary_capture(self) -> Any:
         from pydicom.dataset import Dataset, FileMetaDataset
@@ -163,6 +166,9 @@ class DicomMaskWriter:
         for key in _PATIENT_STUDY:  # type 2 in Patient and General Study: present, maybe empty
             setattr(ds, key, src.get(key, ""))
         ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber = "OT", generate_uid(), _SERIES_NUMBER
+        # Type 2C in General Series and General Image: the source's values, empty when it has none.
+        ds.Laterality = src.get("Laterality", "")
+        ds.PatientOrientation = src.get("PatientOrientation", "")
         ds.SeriesDescription = "dskd vessel masks"
         ds.Manufacturer, ds.SoftwareVersions = "dskd", __version__
         ds.ConversionType = "WSD"  # SC Equipment: made on a workstation
