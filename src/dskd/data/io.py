@@ -78,7 +78,8 @@ def _open_array(path: Path) -> np.ndarray:
             if img.mode in ("P", "PA"):
                 img = img.convert("RGBA" if img.mode == "PA" else "RGB")
             array = np.asarray(img)
-    except (UnidentifiedImageError, OSError, ValueError) as error:
+    # Pillow raises SyntaxError for a broken PNG chunk, found only when the pixels are read.
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         if path.suffix.lower() not in (".tif", ".tiff"):
             raise DataError(f"{path}: unreadable image ({error_reason(error, path)})") from None
         array = _open_tiff(path)

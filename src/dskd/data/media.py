@@ -84,11 +84,16 @@ def is_media_file(path: str | Path) -> bool:
 def _probe_dicom(path: Path) -> MediaInfo:
     ds = read_dicom_header(path)
     check_decoder(path, ds)
-    try:
-        n_frames = int(ds.get("NumberOfFrames", 1) or 1)
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: invalid NumberOfFrames {ds.NumberOfFrames!r}") from None
-    return MediaInfo(path, "dicom", n_frames, int(ds.Rows), int(ds.Columns), dicom_fps(ds))
+    sizes = {}
+    for key, default in (("NumberOfFrames", 1), ("Rows", None), ("Columns", None)):
+        value = ds.get(key, default) or default
+        try:
+            sizes[key] = int(value)  # a damaged header holds lists, empty strings, text
+        except (TypeError, ValueError):
+            raise DataError(f"{path}: invalid {key} {value!r:.40}") from None
+        if sizes[key] < 1:
+            raise DataError(f"{path}: invalid {key} {sizes[key]}")
+    return MediaInfo(path, "dicom", sizes["NumberOfFrames"], sizes["Rows"], sizes["Columns"], dicom_fps(ds))
 
 
 
@@ -122,14 +127,15 @@ def _probe_tiff(path: Path) -> MediaInfo:
             first = tif.pages.first
             n_frames = len(tif.pages)
             shape = first.shape if first.planarconfig != 2 else first.shape[1:]  # 2: separate planes
-    except Exception as error:  # TiffFileError, struct.error, ValueError on damaged files
+            height, width = int(shape[0]), int(shape[1])
+    except Exception as error:  # TiffFileError, struct.error, ValueError, damaged shapes
         raise DataError(f"{path}: unreadable TIFF ({error_reason(error)})") from None
     finally:
         tiff_log.removeFilter(warnings)
     if warnings.messages:
         reason = warnings.messages[0].split("> ", 1)[-1]  # drop tifffile's "<tifffile.TiffPages @8>"
         raise DataError(f"{path}: damaged TIFF ({reason}); the file may be truncated")
-    return MediaInfo(path, "tiff", n_frames, int(shape[0]), int(shape[1]))
+    return MediaInfo(path, "tiff", n_frames, height, width)
 
 
 def _tiff_frames(path: Path, gray: GrayRule) -> Iterator[np.ndarray]:

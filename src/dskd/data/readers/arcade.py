@@ -193,13 +193,30 @@ def _read_part(syntax: Path, part: str, mask_root: Path | None) -> tuple[list[Ca
         image = images_dir / entry["file_name"]
         if not image.is_file():
             raise DataError(f"{image}: image listed in {source.name} not found")
+        _check_size(image, entry, source)
         mask = cache / f"{Path(entry['file_name']).stem}.png"
         if not mask.is_file():
-            _write_mask(mask, rasterise_polygons(polygons[image_id], int(entry["height"]),
-                                                 int(entry["width"])))
+            try:
+                rasterised = rasterise_polygons(polygons[image_id], int(entry["height"]), int(entry["width"]))
+            except (ValueError, TypeError, OverflowError) as error:  # pycocotools on damaged polygons
+                raise DataError(f"{source}: the segments of {entry['file_name']} cannot be drawn "
+                                f"({error_reason(error)})") from None
+            _write_mask(mask, rasterised)
         cases.append(Case(f"{part}_{Path(entry['file_name']).stem}", image, mask))
     log.info("%s", summary.line())
     return cases, summary
+
+
+def _check_size(image: Path, entry: dict[str, Any], source: Path) -> None:
+    """The image's size as the annotation file states it (polygons are drawn at that size)."""
+    try:
+        with Image.open(image) as opened:
+            width, height = opened.size
+    except Exception as error:  # noqa: BLE001 (damaged files: many exception types)
+        raise DataError(f"{image}: unreadable image ({error_reason(error, image)})") from None
+    if (int(entry["height"]), int(entry["width"])) != (height, width):
+        raise DataError(f"{source}: {entry['file_name']} is listed as {entry['width']}x{entry['height']}, "
+                        f"the file is {width}x{height}")
 
 
 def _write_mask(path: Path, mask: np.ndarray) -> None:
