@@ -13,7 +13,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from monai.inferers import sliding_window_inference
 from torch import Tensor, nn
 
 from dskd.data.datasets import image_tensor
@@ -61,6 +60,10 @@ def run_network(net: Net, batch: Tensor, *, window: int | None = None) -> Tensor
     if window is None or (height <= window and width <= window):
         return net(batch)
     roi = (min(window, height), min(window, width))
+    # Imported here: MONAI's package import pulls in its data stack (seconds), and only tiled
+    # frames need its sliding window.
+    from monai.inferers import sliding_window_inference
+
     return sliding_window_inference(batch, roi, 1, net, overlap=WINDOW_OVERLAP, mode="gaussian")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from monai.losses import SoftclDiceLoss
 from scipy import ndimage
 from skimage.morphology import skeletonize
 from torch import Tensor
@@ -19,6 +18,8 @@ def soft_cldice_loss(logits: Tensor, target: Tensor, *, iterations: int = 3) -> 
     SoftclDiceLoss does the work: with sigmoid=True and include_background=True it scores the one
     vessel channel (its soft skeleton takes `iterations` erosions, 3 px of vessel radius).
     """
+    from monai.losses import SoftclDiceLoss  # here: MONAI's import takes seconds, and few runs use it
+
     loss = SoftclDiceLoss(iter_=iterations, sigmoid=True, include_background=True)
     return loss(logits.float(), target.float())
 
