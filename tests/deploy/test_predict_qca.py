@@ -92,3 +92,30 @@ def test_dicom_sr_holds_each_lesion_and_its_calibration(oracle, tmp_path):
     [source_item] = [item for item in sr.ContentSequence
                      if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "CALSRC"]
     assert "PixelSpacing" in source_item.TextValue
+
+
+def test_the_api_answers_the_same_qca_as_predict(oracle, tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from dskd.deploy.serve.app import create_app
+    from dskd.deploy.serve.settings import ServeSettings
+
+    checkpoint = write_random_checkpoint(tmp_path / "model.pt", depth=2, width=4)
+    (tmp_path / "in").mkdir()
+    source = write_dicom(tmp_path / "in" / "run.dcm", _cine(), PixelSpacing=[0.25, 0.25])
+    assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(tmp_path / "out"),
+                 "--qca", "--threshold", "0.5", "--precision", "float32"]) == 0
+    expected = json.loads((tmp_path / "out" / "run_qca.json").read_text())
+    client = TestClient(create_app(ServeSettings(model=checkpoint, work_dir=tmp_path / "work")),
+                        base_url="http://127.0.0.1:8000")
+    with open(source, "rb") as handle:
+        answer = client.post("/v1/segment?output=qca&threshold=0.5",
+                             files={"file": ("run.dcm", handle.read(), "application/dicom")})
+    assert answer.status_code == 200, answer.text
+    qca = answer.json()["qca"]
+    assert qca["frame"] == expected["frame"] and qca["calibration"] == expected["calibration"]
+    assert qca["lesions"] == expected["lesions"] and qca["source"] == "run.dcm"

@@ -37,8 +37,15 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         print(f"wrote {args.n} synthetic cines of {args.cine} frames to {out}/cines, their masks to "
               f"{out}/cine_masks and each one's true peak frame to {out}/cines.json")
         return 0
+    style = None
+    if args.stenoses:
+        from dataclasses import replace
+
+        from dskd.data.synthetic import style_for
+
+        style = replace(style_for(args.realism), stenoses=args.stenoses)
     out = write_synthetic_dataset(args.out, n=args.n, size=args.size, seed=args.seed,
-                                  start=args.start, realism=args.realism)
+                                  start=args.start, realism=args.realism, style=style)
     print(f"wrote {args.n} synthetic angiograms ({args.realism}) to {out}/images and {out}/masks")
     return 0
 
@@ -83,6 +90,9 @@ def add_training_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=300, help="side of the square images in pixels (default 300)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed: image k of seed s is always the same (default 0)")
+    p.add_argument("--stenoses", type=int, default=0, metavar="N",
+                   help="up to N stenoses of 20-90%% per image on the wider arteries, in image and mask "
+                        "(default 0; docs/qca.md)")
     p.add_argument("--cine", type=int, default=None, metavar="FRAMES",
                    help="write cine runs of this many frames instead (contrast wash-in and wash-out, "
                         "cardiac-like motion, the true peak frame in cines.json; default: still images)")

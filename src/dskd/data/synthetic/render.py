@@ -20,7 +20,7 @@ from dskd.data.synthetic.background import (
 from dskd.data.synthetic.style import SynthStyle
 from dskd.data.synthetic.trees import STEP, Vessel, coronary_tree
 
-__all__ = ["render_tubes", "synth_angiogram"]
+__all__ = ["render_tubes", "synth_angiogram", "synth_angiogram_from"]
 
 
 def _thin_out(vessel: Vessel) -> np.ndarray:
@@ -46,9 +46,11 @@ def render_tubes(vessels: list[Vessel], size: int, *,
     radii = np.concatenate([vessels[i].radii[k] for i, k in parts])
     density = np.concatenate([vessels[i].density[k] for i, k in parts])
     labelled = np.concatenate([np.full(len(k), vessels[i].labelled) for i, k in parts])
+    floor = np.concatenate([np.full(len(k), min_mask_radius if vessels[i].mask_floor is None
+                                    else vessels[i].mask_floor) for i, k in parts])
     effective = np.maximum(radii, 0.7)
     density = density * (radii / effective) ** 2
-    reach_of = np.ceil(np.maximum(effective, min_mask_radius)).astype(int)
+    reach_of = np.ceil(np.maximum(effective, floor)).astype(int)
     keys, values, hits = [], [], []
     for reach in np.unique(reach_of):
         sel = reach_of == reach
@@ -65,7 +67,7 @@ def render_tubes(vessels: list[Vessel], size: int, *,
         on = inside & (chord > 0)
         keys.append(vessel[on].astype(np.int64) * size * size + pixel[on])
         values.append(chord[on])
-        r_mask2 = np.maximum(radii[sel], min_mask_radius)[:, None, None] ** 2
+        r_mask2 = np.maximum(radii[sel], floor[sel])[:, None, None] ** 2
         marked = inside & (d2 < r_mask2) & labelled[sel, None, None]
         hits.append(pixel[marked])
     keys, values = np.concatenate(keys), np.concatenate(values)
@@ -87,6 +89,17 @@ def synth_angiogram(rng: np.random.Generator, size: int = 300, style: SynthStyle
     """
     style = style or SynthStyle()
     vessels = coronary_tree(rng, size, style)
+    if style.stenoses:
+        from dskd.data.synthetic.lesions import add_stenoses  # lesions.py builds on this module
+
+        vessels, _ = add_stenoses(rng, vessels, style.stenoses)
+    return synth_angiogram_from(rng, vessels, size, style, backgrounds=backgrounds)
+
+
+def synth_angiogram_from(rng: np.random.Generator, vessels: list[Vessel], size: int, style: SynthStyle, *,
+                         backgrounds: RealBackgrounds | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """synth_angiogram for a given set of tubes (e.g. a tree with stenoses added): the background,
+    blur, collimator, noise and gamma drawn from `rng`."""
     path, mask = render_tubes(vessels, size, min_mask_radius=style.min_diameter / 2)
     real = backgrounds is not None and rng.random() < style.real_background_prob
     if real:

@@ -38,6 +38,7 @@ class SynthStyle:
     blur: tuple[float, float] = (0.8, 1.6)  # px, focal spot and detector
     gamma: tuple[float, float] = (0.8, 1.25)
     contrast_spread: float = 0.25  # the image's contrast is scaled by 1 +- this
+    stenoses: int = 0  # stenoses of known degree per image (dskd.data.synthetic.lesions); 0: none
     collimator_radius: tuple[float, float] = (0.6, 0.7)  # of the image size
     rim_prob: float = 0.5  # a dark or bright rim just inside the collimator's edge
     real_backgrounds: tuple[str, ...] = ()  # files of vessel-free backgrounds (backgrounds.py)

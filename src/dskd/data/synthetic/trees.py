@@ -25,12 +25,15 @@ class Vessel:
     """One tube: points (K, 2) as (y, x) px, radii (K,) px, density (K,) relative iodine.
 
     labelled: part of the vessel mask (annotated arteries) or not (thin vessels, the catheter).
+    mask_floor: the thinnest radius its mask is drawn at (None: the style's, min_diameter / 2);
+    a stenosed artery's is lower, so its mask shows the narrowing (dskd.data.synthetic.lesions).
     """
 
     points: np.ndarray
     radii: np.ndarray
     density: np.ndarray
     labelled: bool = True
+    mask_floor: float | None = None
 
 
 def _low_pass(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:

@@ -33,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dskd import __version__
 from dskd.deploy.models import load_net
+from dskd.deploy.qca_writer import QCASettings
 from dskd.deploy.serve.card import model_card
 from dskd.deploy.serve.errors import RequestError
 from dskd.deploy.serve.limits import Deadline, InferenceGate
@@ -46,7 +47,7 @@ __all__ = ["create_app", "OUTPUTS"]
 
 log = logging.getLogger(__name__)
 
-Output = Literal["mask", "probabilities", "json", "bundle"]
+Output = Literal["mask", "probabilities", "json", "bundle", "qca"]
 OUTPUTS: tuple[str, ...] = ("mask", "probabilities", "json", "bundle")
 _MEDIA_TYPES = {".png": "image/png", ".tif": "image/tiff", ".jpg": "image/jpeg"}
 _SEGMENT_DOC = {
@@ -150,9 +151,10 @@ def _answer(result: Segmentation, info, folder: Path, output: Output) -> Respons
     headers = {"X-Frames": str(info.n_frames),
                "X-Vessel-Fraction": f"{result.summary()['vessel_fraction_mean']:.6f}",
                "X-Threshold": f"{result.threshold:g}"}
-    if output == "json":
+    if output in ("json", "qca"):
         shutil.rmtree(folder, ignore_errors=True)
-        return JSONResponse(result.summary(), headers=headers)
+        body = result.summary() if output == "json" else {**result.summary(), "qca": result.qca}
+        return JSONResponse(body, headers=headers)
     if output == "bundle":
         response = _FolderStreamingResponse(_bundle(result), media_type="application/json",
                                             headers=headers)
@@ -162,6 +164,12 @@ def _answer(result: Segmentation, info, folder: Path, output: Output) -> Respons
                                        headers=headers)
     response.folder = folder
     return response
+
+
+def _qca_settings(mm_per_px: float | None) -> QCASettings:
+    from dskd.qca import PIXELS, from_user
+
+    return QCASettings(calibration=from_user(mm_per_px) if mm_per_px is not None else PIXELS)
 
 
 class _Segmenter:
@@ -176,7 +184,7 @@ class _Segmenter:
         self.threads = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="dskd-inference")
 
     async def __call__(self, request: Request, output: Output,
-                       threshold_override: float | None) -> Response:
+                       threshold_override: float | None, mm_per_px: float | None = None) -> Response:
         settings = self.settings
         deadline = Deadline(settings.timeout_s)
         self.gate.refuse_if_full()
@@ -194,7 +202,8 @@ class _Segmenter:
                     segment_upload, self.net, upload, info, folder,
                     threshold=self.threshold if threshold_override is None else threshold_override,
                     gray=self.gray, window=self.window, probabilities=output == "probabilities",
-                    previews=output == "bundle", deadline=deadline)
+                    previews=output == "bundle", deadline=deadline,
+                    qca=_qca_settings(mm_per_px) if output == "qca" else None)
                 result = await asyncio.get_running_loop().run_in_executor(self.threads, work)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -258,8 +267,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
                       output: Annotated[Output, Query(description="what to answer with")] = "mask",
                       threshold_override: Annotated[float | None, Query(
                           alias="threshold", gt=0, lt=1,
-                          description="decision threshold (default: the model's own)")] = None) -> Response:
-        return await segmenter(request, output, threshold_override)
+                          description="decision threshold (default: the model's own)")] = None,
+                      mm_per_px: Annotated[float | None, Query(
+                          gt=0, le=10, description="output=qca: millimetres per pixel (default: a DICOM "
+                                                   "upload's own spacing, else pixels)")] = None) -> Response:
+        return await segmenter(request, output, threshold_override, mm_per_px)
 
     log.info("serving %s (%s, threshold %.2f); uploads accepted as %s", settings.model, settings.backend,
              threshold, ", ".join(ACCEPTED_TYPES))

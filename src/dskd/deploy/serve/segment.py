@@ -10,6 +10,7 @@ of the mask, in the same folder; memory does not grow with the number of frames.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from dskd.data.io import GrayRule, write_png
 from dskd.data.media import MediaInfo, probe
 from dskd.deploy.outputs import OutputWriter
 from dskd.deploy.predict import DEFAULT_FPS, segment_frames
+from dskd.deploy.qca_writer import QCASettings, QCAWriter
 from dskd.deploy.serve.errors import RequestError
 from dskd.deploy.serve.limits import Deadline
 from dskd.deploy.serve.upload import Upload
@@ -40,6 +42,7 @@ class Segmentation:
     figures: list[dict] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     previews: list[tuple[Path, Path]] = field(default_factory=list)
+    qca: dict | None = None  # the QCA JSON of `dskd predict --qca`, when asked for
 
     @property
     def cine(self) -> bool:
@@ -94,7 +97,7 @@ def probe_upload(upload: Upload, *, max_frames: int, max_side: int) -> MediaInfo
 
 def segment_upload(net: Net, upload: Upload, info: MediaInfo, folder: Path, *, threshold: float,
                    gray: GrayRule, window: int | None, probabilities: bool, previews: bool,
-                   deadline: Deadline) -> Segmentation:
+                   deadline: Deadline, qca: QCASettings | None = None) -> Segmentation:
     """Stream the upload's frames through the net into folder (blocking: run it in a thread).
 
     Raises RequestError 422 when a frame cannot be decoded (a truncated cine, say) and 504 when
@@ -104,6 +107,8 @@ def segment_upload(net: Net, upload: Upload, info: MediaInfo, folder: Path, *, t
     base = folder / "out" / upload.stem
     writer = OutputWriter(base, cine=result.cine, height=info.height, width=info.width,
                           probabilities=probabilities, overlays=False, video=None, fps=result.fps)
+    # The same QCA as `dskd predict --qca` (deploy.qca_writer), so the figures agree.
+    measure = QCAWriter(base, upload.path, qca, is_dicom=info.kind == "dicom") if qca is not None else None
     try:
         for frame in segment_frames(net, info, threshold=threshold, gray=gray, window=window):
             writer.add(frame.image, frame.probabilities, frame.mask)
@@ -112,7 +117,16 @@ def segment_upload(net: Net, upload: Upload, info: MediaInfo, folder: Path, *, t
             if previews:
                 result.previews.append(_write_preview(folder / "previews", frame.index, frame.image,
                                                       frame.mask))
+            if measure is not None:
+                measure.add(frame.index, frame.image, frame.probabilities, frame.mask)
             deadline.check()
+        if measure is not None:
+            measure.close()
+            text = base.with_name(f"{upload.stem}_qca.json").read_text()
+            # The client's file name wherever the server's copy is named (source, calibration).
+            text = text.replace(json.dumps(str(upload.path))[1:-1], upload.name).replace(
+                upload.path.name, upload.name)
+            result.qca = json.loads(text)
         writer.close()
     except DataError as error:
         writer.abort()
