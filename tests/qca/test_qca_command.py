@@ -29,7 +29,7 @@ def test_qca_command_writes_calibrated_outputs_and_skips_a_bad_file(tmp_path, ca
     assert abs(float(row["mld"]) - 0.8) < 0.08  # 60% of 8 px x 0.25 mm
     report = json.loads((out / "a_qca.json").read_text())
     assert report["calibration"]["source"] == "user: 0.25 mm/px" and report["diameters_from"] == "probability"
-    for name in ("a_segments.csv", "a_qca.png", "a_lesion0.png"):
+    for name in ("a_segments.csv", "a_qca.png", "a_lesion0.png", "a_qca.html"):
         assert (out / name).is_file()
     # Without a calibration the figures are in pixels, and say so.
     assert main(["qca", str(tmp_path / "masks" / "a.png"), "--out", str(tmp_path / "px")]) == 0

@@ -97,9 +97,11 @@ def _read(item: QCAInput) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | N
     return mask, probability, image
 
 
-def write_frame_outputs(out_dir: Path, name: str, result: FrameQCA, *, background: np.ndarray) -> list[Path]:
-    """The CSVs, JSON and pictures of one frame's QCA (module docstring)."""
+def write_frame_outputs(out_dir: Path, name: str, result: FrameQCA, *, background: np.ndarray,
+                        frame: int | None = None, frame_choice: str | None = None) -> list[Path]:
+    """The CSVs, JSON, pictures and printable page of one frame's QCA (module docstring)."""
     from dskd.deploy.qca_pictures import write_lesion_profiles, write_overlay
+    from dskd.deploy.qca_report import write_qca_report
 
     segments, lesions = segment_rows(result), lesion_rows(result)
     paths = [out_dir / f"{name}_segments.csv", out_dir / f"{name}_lesions.csv", out_dir / f"{name}_qca.json"]
@@ -108,6 +110,8 @@ def write_frame_outputs(out_dir: Path, name: str, result: FrameQCA, *, backgroun
     paths[2].write_text(json.dumps({"name": name, **result.to_dict()}, indent=1))
     paths.append(write_overlay(out_dir / f"{name}_qca.png", background, result))
     paths += write_lesion_profiles(out_dir, name, result)
+    paths.append(write_qca_report(out_dir, name, result, pictures=list(paths), frame=frame,
+                                  frame_choice=frame_choice))
     return paths
 
 

@@ -137,7 +137,8 @@ class QCAWriter:
             min_stenosis=self.settings.min_stenosis,
         )
         name = self.base.name
-        write_frame_outputs(self.base.parent, name, result, background=frame.image)
+        write_frame_outputs(self.base.parent, name, result, background=frame.image, frame=frame.index,
+                            frame_choice=reason)
         report = self.base.parent / f"{name}_qca.json"
         payload = json.loads(report.read_text())
         payload.update(
