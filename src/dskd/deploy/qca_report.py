@@ -17,7 +17,8 @@ __all__ = ["write_qca_report"]
 _STYLE = """body { font: 13px/1.4 system-ui, sans-serif; margin: 18px; color: #1d2733;
   max-width: 900px; }
 h1 { font-size: 18px; } h2 { font-size: 15px; margin-top: 18px; }
-table { border-collapse: collapse; } td, th { border-bottom: 1px solid #ccd; padding: 3px 8px; text-align: right; }
+table { border-collapse: collapse; }
+td, th { border-bottom: 1px solid #ccd; padding: 3px 8px; text-align: right; }
 th { color: #555; font-weight: 500; } img { max-width: 100%; } .note { color: #555; }
 @media print { body { margin: 0; } .lesion { page-break-inside: avoid; } }"""
 
