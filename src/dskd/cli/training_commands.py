@@ -33,7 +33,13 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
         if args.cine < 2:
             raise DskdError(f"--cine {args.cine}: a cine has at least 2 frames")
-        out = write_synthetic_cines(args.out, n=args.n, n_frames=args.cine, size=args.size, seed=args.seed)
+        from dataclasses import replace
+
+        from dskd.data.synthetic import style_for
+
+        style = replace(style_for(args.realism), stenoses=args.stenoses)
+        out = write_synthetic_cines(args.out, n=args.n, n_frames=args.cine, size=args.size, seed=args.seed,
+                                    style=style)
         print(f"wrote {args.n} synthetic cines of {args.cine} frames to {out}/cines, their masks to "
               f"{out}/cine_masks and each one's true peak frame to {out}/cines.json")
         return 0

@@ -77,7 +77,8 @@ def write_lesion_profiles(out_dir: Path, name: str, result: FrameQCA) -> list[Pa
         ax.axvspan(size(lesion.start_px), size(lesion.end_px), color="C3", alpha=0.15, label="lesion")
         ax.plot(size(lesion.position_px), size(lesion.mld_px), "v", color="C3", label="MLD")
         ax.set_xlabel(f"position along segment {lesion.segment} ({unit})")
-        ax.set_ylabel(f"diameter ({unit}, from the {result.method})")
+        source = "probability map" if result.method == "probability" else "binary mask"
+        ax.set_ylabel(f"diameter ({unit}, {source})")
         ax.set_title(
             f"lesion #{k}: {lesion.percent_diameter_stenosis:.0f}% DS, MLD {size(lesion.mld_px):.2f}, "
             f"RVD {size(lesion.reference_px):.2f}, length {size(lesion.length_px):.1f} {unit}",

@@ -73,7 +73,7 @@ def write_qca_report(
     body = [
         f"<h1>QCA: {escape(name)}</h1>",
         f"<p><b>Calibration:</b> {escape(calibration.source)} (figures in {unit}). Diameters from the "
-        f"{escape(result.method)}.</p>",
+        f"{'probability map' if result.method == 'probability' else 'binary mask'}.</p>",
         frame_text,
         *(f'<img src="{escape(p.name)}" alt="centreline coloured by diameter">' for p in overview),
         "<h2>Lesions</h2>",

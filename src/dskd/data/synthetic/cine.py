@@ -55,6 +55,10 @@ def synth_cine(rng: np.random.Generator, n_frames: int = 30, size: int = 256,
     """One synthetic cine run (module docstring); deterministic for the state of `rng`."""
     style = style or SynthStyle()
     vessels = coronary_tree(rng, size, style)
+    if style.stenoses:
+        from dskd.data.synthetic.lesions import add_stenoses
+
+        vessels, _ = add_stenoses(rng, vessels, style.stenoses)
     filled = [v for v in vessels if v.labelled]
     others = [v for v in vessels if not v.labelled]
     path, mask = render_tubes(filled, size, min_mask_radius=style.min_diameter / 2)
