@@ -117,10 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| figure | through the model (probability map) | on the true masks | target |",
         "|---|---:|---:|---|",
-        f"| lesions matched | {m['matched']} of {m['true_lesions']} | {t['matched']} of {t['true_lesions']} | – |",
-        f"| %DS mean absolute error | {fmt(m['ds_mae'], '.1f')} (signed {fmt(m['ds_mean_signed'], '+.1f')}) | "
+        f"| lesions matched | {m['matched']} of {m['true_lesions']} | "
+        f"{t['matched']} of {t['true_lesions']} | – |",
+        f"| %DS mean absolute error | {fmt(m['ds_mae'], '.1f')} "
+        f"(signed {fmt(m['ds_mean_signed'], '+.1f')}) | "
         f"{fmt(t['ds_mae'], '.1f')} (signed {fmt(t['ds_mean_signed'], '+.1f')}) | <= 8 points |",
-        f"| lesion length MAE | {fmt(m['length_mae_px'], '.1f')} px | {fmt(t['length_mae_px'], '.1f')} px | – |",
+        f"| lesion length MAE | {fmt(m['length_mae_px'], '.1f')} px | "
+        f"{fmt(t['length_mae_px'], '.1f')} px | – |",
         f"| lesions >= 50% found | {m['found']} / {m['significant']} ({fmt(m['sensitivity_50'], '.0%')}) | "
         f"{t['found']} / {t['significant']} ({fmt(t['sensitivity_50'], '.0%')}) | >= 85% |",
         f"| false lesions per image | {m['false_per_image']:.2f} | {t['false_per_image']:.2f} | – |",

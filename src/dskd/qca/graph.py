@@ -74,39 +74,44 @@ def _outward(points: np.ndarray, at_end: bool, span: int = 6) -> np.ndarray:
     return direction / norm if norm > 0 else direction
 
 
+def _closest_facing_ends(segments: list[Segment], diameter: np.ndarray, gap_factor: float
+                         ) -> tuple[float, int, int, bool, bool] | None:
+    """(gap, i, j, i's last end?, j's last end?) of the closest pair of facing free ends, or None."""
+    ends = []  # (segment, last end?, point, outward direction, segment width)
+    for i, segment in enumerate(segments):
+        width = max(2.0, float(np.median(diameter[tuple(segment.points.astype(int).T)])))
+        for last in (False, True):
+            if not segment.ends_at_junction[int(last)]:
+                tip = segment.points[-1] if last else segment.points[0]
+                ends.append((i, last, tip, _outward(segment.points, last), width))
+    if len(ends) < 2:
+        return None
+    tips = np.array([e[2] for e in ends])
+    distances = np.hypot(*(tips[:, None, :] - tips[None, :, :]).transpose(2, 0, 1))
+    best = None
+    for p, q in zip(*np.nonzero(np.triu(distances > 0, k=1)), strict=True):
+        a, b = ends[p], ends[q]
+        gap = float(distances[p, q])
+        if a[0] == b[0] or gap > gap_factor * max(a[4], b[4]) or (best is not None and gap >= best[0]):
+            continue
+        line = (b[2] - a[2]) / gap
+        if a[3] @ line >= 0.7 and b[3] @ -line >= 0.7:
+            best = (gap, a[0], b[0], a[1], b[1])
+    return best
+
+
 def _bridge_gaps(segments: list[Segment], diameter: np.ndarray, gap_factor: float) -> list[Segment]:
     """Join facing free ends across narrow gaps (module docstring), nearest pairs first."""
     while True:
-        best = None
-        for i, a in enumerate(segments):
-            for j, b in enumerate(segments):
-                if j <= i:
-                    continue
-                for a_end in (False, True):
-                    for b_end in (False, True):
-                        if a.ends_at_junction[int(a_end)] or b.ends_at_junction[int(b_end)]:
-                            continue
-                        pa = a.points[-1] if a_end else a.points[0]
-                        pb = b.points[-1] if b_end else b.points[0]
-                        gap = float(np.linalg.norm(pb - pa))
-                        width = max(
-                            2.0,
-                            float(np.median(diameter[tuple(a.points.astype(int).T)])),
-                            float(np.median(diameter[tuple(b.points.astype(int).T)])),
-                        )
-                        if gap == 0 or gap > gap_factor * width:
-                            continue
-                        line = (pb - pa) / gap
-                        if _outward(a.points, a_end) @ line < 0.7 or _outward(b.points, b_end) @ -line < 0.7:
-                            continue
-                        if best is None or gap < best[0]:
-                            best = (gap, i, j, a_end, b_end)
+        best = _closest_facing_ends(segments, diameter, gap_factor)
         if best is None:
             return [
                 Segment(k, s.points, s.kind, s.length_px, s.ends_at_junction, s.bridged)
                 for k, s in enumerate(segments)
             ]
         gap, i, j, a_end, b_end = best
+        if i > j:
+            i, j, a_end, b_end = j, i, b_end, a_end
         a, b = segments[i], segments[j]
         first = a.points if a_end else a.points[::-1]
         second = b.points if not b_end else b.points[::-1]
@@ -151,9 +156,11 @@ def vessel_graph(
     mask = mask.astype(bool)
     diameter = inscribed_diameter(mask) if diameter is None else diameter
     skeleton = skeletonize(mask)
-    for _ in range(max_passes):
+    for attempt in range(max_passes + 1):
         paths, kinds = _paths(skeleton)
         degrees = _degrees(skeleton)
+        if attempt == max_passes:
+            break
         erased = False
         for path, kind in zip(paths, kinds, strict=True):
             length = float(np.sum(np.hypot(*np.diff(path, axis=0).T)))
@@ -168,10 +175,8 @@ def vessel_graph(
                 skeleton[tuple(path.astype(int).T)] = False
                 erased = True
         if not erased:
-            break
+            break  # this pass's paths are the graph's
         skeleton = skeletonize(skeleton)  # a junction left with two branches is thinned again
-    paths, kinds = _paths(skeleton)
-    degrees = _degrees(skeleton)
     segments = []
     for path, kind in zip(paths, kinds, strict=True):
         points = path.astype(np.float64)
