@@ -548,3 +548,19 @@ def test_a_full_disk_during_training_is_one_line_and_leaves_no_temporary_checkpo
     assert re.fullmatch(r"dskd: error: .*\.pt: cannot write \(No space left on device\); free some space "
                         r"or choose another location", lines[0]), lines
     assert not list(run.rglob("*.pt")) and not list(run.rglob(".*.tmp"))
+
+
+def test_a_raw_pickle_is_one_line_without_torchs_warning(tmp_path, capsys):
+    import pickle
+    import warnings
+
+    from dskd.checkpoint import load_checkpoint
+    from dskd.errors import CheckpointError
+
+    path = tmp_path / "raw.pt"
+    path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError, match=r"raw.pt: not a readable dskd checkpoint \(not a PyTorch"):
+            load_checkpoint(path)
+    assert [str(w.message) for w in caught] == []  # torch's "Detected pickle protocol" is not shown
