@@ -53,3 +53,11 @@ def test_protocol_records_the_spacing():
         Protocol(spacing_mm=(0.0, 1.0))
     assert "width_median" not in score_image(*_lines(5, 5), protocol=Protocol(groups=("overlap",)))
     assert "length_units" not in score_image(*_lines(5, 5), protocol=Protocol(groups=("overlap",)))
+
+
+def test_better_direction_says_which_way_in_words():
+    from dskd.metrics.suite import better_direction
+
+    assert better_direction("dice") == "higher" and better_direction("hd95") == "lower"
+    assert better_direction("component_ratio") == "closer to 1"
+    assert better_direction("width_median") == "–" and better_direction("diameter_error") == "–"

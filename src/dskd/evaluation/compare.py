@@ -24,7 +24,7 @@ from dskd.errors import DataError
 from dskd.evaluation.method_stats import replicated_difference
 from dskd.evaluation.report.html import decimals
 from dskd.evaluation.stats import format_p, holm_adjust, paired_comparison
-from dskd.metrics.suite import METRICS
+from dskd.metrics.suite import METRICS, better_direction
 from dskd.metrics.summary import EvaluationSummary
 from dskd.tables import json_safe
 
@@ -182,7 +182,7 @@ def format_markdown(result: dict) -> str:
         out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
         for m, r in comparison["metrics"].items():
             digits = decimals(m)
-            better = {True: "higher", False: "lower", None: "1"}[result["higher_is_better"][m]]
+            better = better_direction(m)
             out.append(f"| {m} | {better} | {_cell(r['mean_a'], digits)} | {_cell(r['mean_b'], digits)} | "
                        f"{_cell(r['mean_difference'], digits)} | [{_cell(r['ci_low'], digits)}, "
                        f"{_cell(r['ci_high'], digits)}] | {_cell(r['median_difference'], digits)} | "

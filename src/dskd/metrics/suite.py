@@ -30,6 +30,7 @@ __all__ = [
     "MetricInfo",
     "METRICS",
     "LENGTH_METRICS",
+    "better_direction",
     "score_image",
 ]
 
@@ -105,6 +106,15 @@ METRICS: dict[str, MetricInfo] = {
     "diameter_error_abs": MetricInfo("diameter", False, _PER_IMAGE_ONLY),
     "diameter_error": MetricInfo("diameter", None, _PER_IMAGE_ONLY),
 }
+def better_direction(metric: str) -> str:
+    """Which way is better, in words: "higher", "lower", "closer to 1" (a ratio whose ideal is 1)
+    or "–" (a measurement with no better side: widths, signed diameter errors)."""
+    info = METRICS.get(metric)
+    if info is None or info.higher_is_better is None:
+        return "closer to 1" if metric == "component_ratio" else "–"
+    return "higher" if info.higher_is_better else "lower"
+
+
 # Figures that are lengths: in Protocol.length_units (mm with a pixel spacing, else pixels).
 LENGTH_METRICS = ("hd95", "assd", "width_median", "width_p95", "width_median_label", "width_p95_label",
                   "diameter_error_abs", "diameter_error")

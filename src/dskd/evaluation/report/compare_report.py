@@ -7,6 +7,7 @@ from pathlib import Path
 
 from dskd.evaluation.report.figures import plot_metric_boxes, plot_pr_curves, read_log, read_pr_curve
 from dskd.evaluation.report.html import escape, figure, fmt, link, table, write_page
+from dskd.metrics.suite import better_direction
 
 __all__ = ["write_comparison_report"]
 
@@ -20,7 +21,7 @@ def _p(value: float | None) -> str:
 def _comparison_table(comparison: dict, result: dict) -> str:
     rows = []
     for m, r in comparison["metrics"].items():
-        better = {True: "higher", False: "lower", None: "1 is best"}[result["higher_is_better"][m]]
+        better = better_direction(m)
         rows.append([escape(m), better, fmt(r["mean_a"], m), fmt(r["mean_b"], m),
                      fmt(r["mean_difference"], m), f"[{fmt(r['ci_low'], m)}, {fmt(r['ci_high'], m)}]",
                      _p(r["p_value"]), _p(r["p_holm"]), str(r["n"]), f"{r['b_better']} / {r['a_better']}"])

@@ -9,12 +9,11 @@ import numpy as np
 from dskd.evaluation.report.figures import plot_metric_boxes, plot_pr_curves, read_log
 from dskd.evaluation.report.gallery import plot_gallery
 from dskd.evaluation.report.html import escape, figure, fmt, legend, link, table, write_page
-from dskd.metrics.suite import METRICS
+from dskd.metrics.suite import METRICS, better_direction
 from dskd.metrics.summary import EvaluationSummary
 
 __all__ = ["write_run_report", "summary_table", "protocol_lines"]
 
-_DIRECTION = {True: "higher", False: "lower", None: "1 is best"}
 
 
 def summary_table(summary: EvaluationSummary) -> str:
@@ -26,7 +25,7 @@ def summary_table(summary: EvaluationSummary) -> str:
                     if stats.mean is not None else fmt(None))
         rows.append([escape(name), mean_std, fmt(stats.median, name), fmt(stats.n),
                      fmt(pooled, name) if not isinstance(pooled, str) else escape(pooled),
-                     _DIRECTION[METRICS[name].higher_is_better] if name in METRICS else ""])
+                     better_direction(name) if name in METRICS else ""])
     return table(["metric", "per-image mean ± std", "median", "n", "pooled", "better"], rows)
 
 
