@@ -18,7 +18,16 @@ def valid_options(name: str, valid: list[str]) -> str:
 
 
 class DskdError(Exception):
-    """A problem with the user's input (not a bug): shown as one line, no traceback."""
+    """A problem with the user's input (not a bug): shown as one line, no traceback.
+
+    The message is kept to one line whatever it quotes: a damaged file's own text (a DICOM UID
+    with a line break in it, found by fuzzing) has its line breaks turned into spaces."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        text = str(message)
+        if "\n" in text or "\r" in text:
+            text = " ".join(text.split())
+        super().__init__(text, *args)
 
 
 class ConfigError(DskdError):

@@ -31,3 +31,18 @@ def test_mutated_inputs_are_read_or_refused_in_one_line(name, edits):
         warnings.simplefilter("ignore")  # libraries warn about damaged files; the contract is the error
         finding = check_one(fmt, mutate(fmt.seed(), edits), Path(folder))
     assert finding is None, f"{finding.problem}: {finding.detail}"
+
+
+# Findings of the long run (benchmarks/fuzz_inputs.py), kept as regression cases: (format, edits).
+FOUND = [
+    ("dicom_cine", [("cut", 1964, 67), ("flip", 29742, 58), ("set", 44279, 76), ("set", 21545, 226),
+                    ("set", 54770, 45)]),  # a transfer syntax UID with a line break in it
+]
+
+
+@pytest.mark.parametrize(("name", "edits"), FOUND)
+def test_findings_of_the_long_run_stay_fixed(name, edits, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        finding = check_one(FORMATS[name], mutate(FORMATS[name].seed(), edits), tmp_path)
+    assert finding is None, f"{finding.problem}: {finding.detail}"

@@ -144,7 +144,8 @@ def check_decoder(path: Path, ds: Any) -> None:
     try:
         decoder = get_decoder(uid)
     except NotImplementedError:
-        raise DataError(f"{path}: pixel data stored as '{uid.name}', which pydicom cannot decode") from None
+        raise DataError(f"{path}: pixel data stored as {str(uid.name)!r}, which pydicom cannot "
+                        "decode") from None
     if not decoder.is_available:
         raise DataError(f"{path}: pixel data compressed as '{uid.name}' and no decoder is installed; "
                         "pip install 'dskd[dicom]' (python-gdcm)")
