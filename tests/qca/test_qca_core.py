@@ -12,14 +12,17 @@ from dskd.qca.graph import vessel_graph
 from dskd.qca.profile import diameter_profile
 
 
-def test_a_y_branch_is_three_segments_and_a_spur_is_pruned():
+def test_a_y_branch_is_a_vessel_and_its_branch_and_a_spur_is_pruned():
     phantom = render((128, 128), [straight((64, 5), (64, 122), 3.0), straight((64, 64), (10, 100), 2.0)])
-    segments = vessel_graph(phantom.mask)
-    assert len(segments) == 3
-    assert sorted(s.kind for s in segments) == ["junction-end"] * 3
+    pieces = vessel_graph(phantom.mask, through_junctions=False)
+    assert sorted(s.kind for s in pieces) == ["junction-end"] * 3  # the skeleton's three branches
+    segments = vessel_graph(phantom.mask)  # the straight vessel is followed through the junction
+    assert sorted(s.kind for s in segments) == ["end-end", "junction-end"]
+    vessel = next(s for s in segments if s.kind == "end-end")
+    assert vessel.length_px > 110 and np.ptp(vessel.points[:, 0]) < 4
     bumped = phantom.mask.copy()
     bumped[58:61, 30] = True  # a 3-pixel bump on the edge of the horizontal vessel
-    assert len(vessel_graph(bumped)) == 3
+    assert len(vessel_graph(bumped)) == 2
 
 
 @pytest.mark.parametrize("diameter", [3.0, 5.5, 9.0])
@@ -90,3 +93,13 @@ def test_diameter_agreement_sees_a_one_pixel_dilation():
     figures = diameter_agreement(wider, label, mm_per_px=0.5)
     assert figures["diameter_error"] > 0 and figures["diameter_error"] == figures["diameter_error_abs"]
     assert 0.5 <= figures["diameter_error"] <= 1.5  # about 2 px at 0.5 mm each
+
+
+def test_a_lesion_is_never_longer_than_its_segment():
+    from dskd.data.synthetic.lesions import synth_angiogram_with_lesions
+
+    for k in (7, 12, 30):  # images where the shoulder crossing once ran far past the segment
+        _, mask, _ = synth_angiogram_with_lesions(np.random.default_rng([7, k]), 300)
+        result = analyse_frame(mask, min_stenosis=15)
+        for lesion in result.lesions:
+            assert 0 <= lesion.length_px <= result.segments[lesion.segment].length_px + 1

@@ -11,6 +11,15 @@ Gaps: a severe stenosis can be narrower than a pixel, and the mask then breaks i
 ends that face each other (each one's outward direction within 45 degrees of the line to the
 other) across at most `gap_factor` vessel diameters are joined by a straight bridge into one
 segment (`Segment.bridged`), so the narrowing is measured as a lesion rather than lost.
+
+Through junctions: a vessel goes on past the point where a side branch leaves it, and a lesion
+there is a lesion of the vessel. At every junction the two branches that continue each other
+most straightly (their directions within 45 degrees of opposite, median diameters within a
+factor of 1.35; at a fork of three, only if the branch left out is the thinner: a side branch,
+not the split of a vessel into two) are joined into one segment, repeatedly, so a segment
+follows a vessel from end to end and the side branches are segments of their own
+(`through_junctions=False` keeps the skeleton's pieces). Joining across a real bifurcation would
+put the parent's width into the daughter's reference and read the step down as a stenosis.
 """
 
 from __future__ import annotations
@@ -60,8 +69,12 @@ def _degrees(skeleton: np.ndarray) -> np.ndarray:
     """Skeleton neighbours of every skeleton pixel (8-connected), 0 off the skeleton."""
     padded = np.pad(skeleton.astype(np.uint8), 1)
     height, width = skeleton.shape
-    count = sum(padded[1 + dr:1 + dr + height, 1 + dc:1 + dc + width]
-                for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc)
+    count = sum(
+        padded[1 + dr : 1 + dr + height, 1 + dc : 1 + dc + width]
+        for dr in (-1, 0, 1)
+        for dc in (-1, 0, 1)
+        if dr or dc
+    )
     return np.where(skeleton, count, 0)
 
 
@@ -74,8 +87,9 @@ def _outward(points: np.ndarray, at_end: bool, span: int = 6) -> np.ndarray:
     return direction / norm if norm > 0 else direction
 
 
-def _closest_facing_ends(segments: list[Segment], diameter: np.ndarray, gap_factor: float
-                         ) -> tuple[float, int, int, bool, bool] | None:
+def _closest_facing_ends(
+    segments: list[Segment], diameter: np.ndarray, gap_factor: float
+) -> tuple[float, int, int, bool, bool] | None:
     """(gap, i, j, i's last end?, j's last end?) of the closest pair of facing free ends, or None."""
     ends = []  # (segment, last end?, point, outward direction, segment width)
     for i, segment in enumerate(segments):
@@ -140,6 +154,64 @@ def inscribed_diameter(mask: np.ndarray) -> np.ndarray:
     return 2.0 * distance_transform_edt(np.pad(mask.astype(bool), 1))[1:-1, 1:-1]
 
 
+def _join_through_junctions(segments: list[Segment], diameter: np.ndarray) -> list[Segment]:
+    """Join, at each junction, the pair of branches that continue each other (module docstring)."""
+    segments = list(segments)
+    widths = {id(s): max(1.0, float(np.median(diameter[tuple(s.points.astype(int).T)]))) for s in segments}
+    while True:
+        ends = []  # (segment, last end?, junction point, outward direction, width)
+        for i, segment in enumerate(segments):
+            for last in (False, True):
+                if segment.ends_at_junction[int(last)]:
+                    tip = segment.points[-1] if last else segment.points[0]
+                    ends.append((i, last, tip, _outward(segment.points, last), widths[id(segment)]))
+        tips = np.array([e[2] for e in ends]) if ends else np.zeros((0, 2))
+        best = None
+        for p in range(len(ends)):
+            near = np.flatnonzero(np.hypot(*(tips - tips[p]).T) <= 2.5)  # the ends of this junction
+            for q in near[near > p]:
+                a, b = ends[p], ends[q]
+                straightness = -float(a[3] @ b[3])  # 1: exactly opposite directions
+                if a[0] == b[0] or straightness < 0.7 or max(a[4], b[4]) > 1.35 * min(a[4], b[4]):
+                    continue
+                others = [ends[r][4] for r in near if r not in (p, q) and ends[r][0] not in (a[0], b[0])]
+                # At a fork of three (a vessel and its side branch), the one left out must be the thinner.
+                if len(others) == 1 and others[0] > 0.9 * min(a[4], b[4]):
+                    continue
+                if best is None or straightness > best[0]:
+                    best = (straightness, a, b)
+        if best is None:
+            return [
+                Segment(k, s.points, s.kind, s.length_px, s.ends_at_junction, s.bridged)
+                for k, s in enumerate(segments)
+            ]
+        _, a, b = best
+        first = segments[a[0]].points if a[1] else segments[a[0]].points[::-1]
+        second = segments[b[0]].points if not b[1] else segments[b[0]].points[::-1]
+        if np.array_equal(first[-1], second[0]):
+            second = second[1:]
+        points = np.concatenate([first, second])
+        ends_at = (
+            segments[a[0]].ends_at_junction[0 if a[1] else 1],
+            segments[b[0]].ends_at_junction[1 if not b[1] else 0],
+        )
+        kind: SegmentKind = (
+            "junction-junction" if all(ends_at) else "junction-end" if any(ends_at) else "end-end"
+        )
+        joined = Segment(
+            0,
+            points,
+            kind,
+            float(np.sum(np.hypot(*np.diff(points, axis=0).T))),
+            ends_at,
+            segments[a[0]].bridged + segments[b[0]].bridged,
+        )
+        widths[id(joined)] = (
+            widths[id(segments[a[0]])] * len(first) + widths[id(segments[b[0]])] * len(second)
+        ) / len(points)
+        segments = [s for k, s in enumerate(segments) if k not in (a[0], b[0])] + [joined]
+
+
 def vessel_graph(
     mask: np.ndarray,
     *,
@@ -148,6 +220,7 @@ def vessel_graph(
     max_passes: int = 3,
     gap_factor: float = 3.0,
     diameter: np.ndarray | None = None,
+    through_junctions: bool = True,
 ) -> list[Segment]:
     """Segments of a bool (H, W) mask's centreline, spurs pruned (module docstring).
     diameter: the mask's inscribed_diameter, when the caller has it already."""
@@ -184,4 +257,5 @@ def vessel_graph(
         if kind == 0 and length < min_length:
             continue
         segments.append(Segment(len(segments), points, _KINDS[kind], length, _junction_end(path, degrees)))
-    return _bridge_gaps(segments, diameter, gap_factor)
+    segments = _bridge_gaps(segments, diameter, gap_factor)
+    return _join_through_junctions(segments, diameter) if through_junctions else segments

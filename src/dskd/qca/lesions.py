@@ -98,6 +98,8 @@ def _crossing(position: np.ndarray, ratio: np.ndarray, inside: int, outside: int
         return float(position[outside])
     span = ratio[outside] - ratio[inside]
     fraction = (level - ratio[inside]) / span if span != 0 else 0.5
+    # The next point may lie outside the analysed stretch and still be narrow: never past it.
+    fraction = min(max(fraction, 0.0), 1.0)
     return float(position[inside] + fraction * (position[outside] - position[inside]))
 
 
