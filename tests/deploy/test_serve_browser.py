@@ -238,3 +238,34 @@ def test_a_failed_upload_clears_the_old_result_and_the_same_file_can_be_chosen_a
             driver.execute_script("document.body.dataset.state = 'idle'")
     finally:
         driver.set_window_size(1280, 900)
+
+
+def test_the_page_shows_the_qca_of_a_cine_as_predict_reads_it(server, browser, files, checkpoint, tmp_path):
+    """The QCA panel: the frame read, the calibration and the lesions equal `dskd predict --qca`'s."""
+    import json
+
+    from dskd.deploy.qca_writer import QCASettings
+    from dskd.qca import from_user
+
+    url, _ = server
+    driver, _ = browser
+    predict_files(checkpoint, [files["cine"]], tmp_path, overlays=False,
+                  qca=QCASettings(calibration=from_user(0.25)))
+    expected = json.loads((tmp_path / "run_qca.json").read_text())
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-card") == "loaded",
+          "the model card")
+    driver.find_element(By.ID, "qca").click()
+    driver.find_element(By.ID, "mmpx").send_keys("0.25")
+    _upload(driver, files["cine"])
+    assert driver.find_element(By.ID, "qca-panel").is_displayed()
+    text = driver.find_element(By.ID, "qca-calibration").text
+    assert "user: 0.25 mm/px" in text and "Figures in mm" in text
+    shown = driver.execute_script("return result.qca")
+    assert shown["frame"] == expected["frame"] and shown["lesions"] == expected["lesions"]
+    assert driver.find_element(By.ID, "view").get_attribute("data-frame") == str(expected["frame"])
+    rows = driver.find_elements(By.CSS_SELECTOR, "#qca-lesions tbody tr")
+    assert len(rows) == max(1, len(expected["lesions"]))
+    if expected["lesions"]:
+        rows[0].click()
+        assert driver.find_element(By.ID, "qca-profile").get_attribute("data-lesion") == "0"

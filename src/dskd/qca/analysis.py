@@ -50,6 +50,8 @@ class FrameQCA:
                     "diameter": [
                         None if not np.isfinite(v) else round(self.calibration.size(v), 4) for v in p.diameter
                     ],
+                    # The centreline's pixels (row, col), where each diameter was measured.
+                    "points": [[round(float(r), 1), round(float(c), 1)] for r, c in s.points],
                 }
                 for s, p in zip(self.segments, self.profiles, strict=True)
             ],
@@ -173,6 +175,8 @@ def lesion_rows(result: FrameQCA) -> list[dict]:
             "reference_diameter": _round(size(lesion.reference_px)),
             "length": _round(size(lesion.length_px)),
             "position": _round(size(lesion.position_px)),
+            "start": _round(size(lesion.start_px)),
+            "end": _round(size(lesion.end_px)),
             "row": round(lesion.row, 1),
             "col": round(lesion.col, 1),
             "diameters_from": result.method,

@@ -97,7 +97,10 @@ def _bundle(result: Segmentation) -> Iterator[str]:
     """The page's answer as JSON, written piece by piece: the summary, the mask file as base64,
     and each frame's previews. Not the probability map: uncompressed, it would make the answer
     five times larger; the page asks for it (output=probabilities) when it is wanted."""
-    head = json.dumps(result.summary())
+    summary = result.summary()
+    if result.qca is not None:
+        summary["qca"] = result.qca
+    head = json.dumps(summary)
     yield head[:-1] + ', "files": {'
     for k, (kind, path) in enumerate(result.files.items()):
         entry = {"filename": path.name, "media_type": _MEDIA_TYPES[path.suffix], "base64": _b64(path)}
@@ -184,7 +187,8 @@ class _Segmenter:
         self.threads = ThreadPoolExecutor(settings.max_concurrent, thread_name_prefix="dskd-inference")
 
     async def __call__(self, request: Request, output: Output,
-                       threshold_override: float | None, mm_per_px: float | None = None) -> Response:
+                       threshold_override: float | None, mm_per_px: float | None = None,
+                       qca: bool = False) -> Response:
         settings = self.settings
         deadline = Deadline(settings.timeout_s)
         self.gate.refuse_if_full()
@@ -203,7 +207,7 @@ class _Segmenter:
                     threshold=self.threshold if threshold_override is None else threshold_override,
                     gray=self.gray, window=self.window, probabilities=output == "probabilities",
                     previews=output == "bundle", deadline=deadline,
-                    qca=_qca_settings(mm_per_px) if output == "qca" else None)
+                    qca=_qca_settings(mm_per_px) if output == "qca" or (qca and output == "bundle") else None)
                 result = await asyncio.get_running_loop().run_in_executor(self.threads, work)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -270,8 +274,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
                           description="decision threshold (default: the model's own)")] = None,
                       mm_per_px: Annotated[float | None, Query(
                           gt=0, le=10, description="output=qca: millimetres per pixel (default: a DICOM "
-                                                   "upload's own spacing, else pixels)")] = None) -> Response:
-        return await segmenter(request, output, threshold_override, mm_per_px)
+                                                   "upload's own spacing, else pixels)")] = None,
+                      qca: Annotated[bool, Query(description="output=bundle: add the QCA (as output=qca)")]
+                      = False) -> Response:
+        return await segmenter(request, output, threshold_override, mm_per_px, qca)
 
     log.info("serving %s (%s, threshold %.2f); uploads accepted as %s", settings.model, settings.backend,
              threshold, ", ".join(ACCEPTED_TYPES))
