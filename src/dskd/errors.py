@@ -9,6 +9,7 @@ def valid_options(name: str, valid: list[str]) -> str:
     """"valid: a, b, c; did you mean 'b'?", the tail of an error about an unknown `name`.
 
     Besides close spellings it recognises initials (learning_rate -> lr)."""
+    name = str(name)  # a YAML key may be a number or null
     close = difflib.get_close_matches(name, valid, n=1)
     initials = "".join(word[:1] for word in name.split("_"))
     if not close and initials in valid:

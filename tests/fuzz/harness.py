@@ -50,10 +50,17 @@ def _tiff(array: np.ndarray, **kwargs) -> bytes:
 
 
 def _dicom(frames: np.ndarray, **kwargs) -> bytes:
+    """A DICOM seed with fixed UIDs, so that a finding's edits replay on the same bytes."""
     import tempfile
 
+    uid = "1.2.826.0.1.3680043.8.498.1"
     with tempfile.TemporaryDirectory() as folder:
-        return write_dicom(Path(folder) / "seed.dcm", frames, **kwargs).read_bytes()
+        path = write_dicom(Path(folder) / "seed.dcm", frames, SOPInstanceUID=uid, **kwargs)
+        data = path.read_bytes()
+    written = data[data.index(b"\x02\x00\x03\x00"):][:8]  # (0002,0003) MediaStorageSOPInstanceUID
+    length = int.from_bytes(written[6:8], "little")
+    start = data.index(b"\x02\x00\x03\x00") + 8
+    return data[:start] + uid.encode().ljust(length, b"\0")[:length] + data[start + length:]
 
 
 def _read_frames(path: Path) -> None:

@@ -146,6 +146,9 @@ def check_decoder(path: Path, ds: Any) -> None:
     except NotImplementedError:
         raise DataError(f"{path}: pixel data stored as {str(uid.name)!r}, which pydicom cannot "
                         "decode") from None
+    except (TypeError, ValueError) as error:  # a damaged Transfer Syntax UID (found by fuzzing)
+        raise DataError(f"{path}: invalid Transfer Syntax UID {str(uid)!r:.60} "
+                        f"({error_reason(error)})") from None
     if not decoder.is_available:
         raise DataError(f"{path}: pixel data compressed as '{uid.name}' and no decoder is installed; "
                         "pip install 'dskd[dicom]' (python-gdcm)")
