@@ -92,7 +92,7 @@ class QCAWriter:
                 self.chosen = frame
             return
         self.window.append(frame)
-        if len(self.window) == SMOOTHING:  # the middle frame's smoothed area is known now
+        if len(self.window) == SMOOTHING:  # the middle frame's smoothed opacification is known now
             self._consider(self.window[SMOOTHING // 2], float(np.mean(self.scores[-SMOOTHING:])))
 
     def _consider(self, frame: _Frame, smoothed: float) -> None:
@@ -109,7 +109,7 @@ class QCAWriter:
             return self.chosen, f"frame {self.settings.frame}, as asked (--qca-frame)"
         if len(self.scores) == 1:
             return self.window[0], "the only frame"
-        if self.best is None:  # fewer frames than the smoothing window: the largest area
+        if self.best is None:  # fewer frames than the smoothing window: the largest opacification
             k = int(np.argmax(self.scores))
             return self.window[k], (
                 f"largest opacification of the {len(self.scores)} frames (too few to smooth)"
