@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from dskd.metrics.overlap import confusion_counts, overlap_metrics
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 from inference import machine  # noqa: E402
+from qca_cimat import finished_fold_runs  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "bf16-masks"
 
@@ -47,16 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases, split = read_cases("cimat", args.data), read_split_file(REPO / "splits" / "cimat_cv5.json")
     rows = []
-    for folder in sorted(args.runs.iterdir()):
-        match = re.fullmatch(r"fold(\d+)-seed0", folder.name)
-        if not match or not (folder / "oof-last" / "summary.json").is_file():
-            continue
+    for fold, folder in sorted(finished_fold_runs(args.runs).items()):
         model, _, _ = load_model(folder / "last.pt")
         nets = {
             name: TorchNet(model, torch.device("cpu"), channels_last=True, autocast_dtype=dtype)
             for name, dtype in (("float32", None), ("bf16", torch.bfloat16))
         }
-        for case in apply_split(cases, split, f"fold_{match.group(1)}", source="cimat_cv5"):
+        for case in apply_split(cases, split, f"fold_{fold}", source="cimat_cv5"):
             arrays = load_case(case)
             masks = {name: frame_probabilities(net, arrays.image) >= 0.5 for name, net in nets.items()}
             label = arrays.mask.astype(bool)

@@ -42,7 +42,7 @@ SPLIT = REPO / "splits" / "cimat_cv5.json"
 OUT = REPO / "benchmarks" / "results" / "qca-cimat"
 
 
-def _fold_runs(runs: Path) -> dict[int, Path]:
+def finished_fold_runs(runs: Path) -> dict[int, Path]:
     """fold -> its run folder (the lowest seed whose run finished: dskd ablate scored it)."""
     found: dict[int, Path] = {}
     for folder in sorted(runs.iterdir()):
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     split = read_split_file(SPLIT)
     pairs, per_image = [], []
     expert_lesions = found = predicted_lesions = false_lesions = segments = flagged_segments = 0
-    folds = _fold_runs(args.runs)
+    folds = finished_fold_runs(args.runs)
     for fold, run in sorted(folds.items()):
         model, _, _ = load_model(run / "last.pt")
         for case in apply_split(cases, split, f"fold_{fold}", source=str(SPLIT)):

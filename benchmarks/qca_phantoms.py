@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,9 @@ from scipy.spatial import cKDTree
 from dskd.data.synthetic.phantoms import Tube, arc, lesion_length, narrowing, render, straight
 from dskd.qca import analyse_frame
 from dskd.qca.lesions import analysable
+
+sys.path.insert(0, str(Path(__file__).parent))
+from inference import machine  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results" / "qca-phantoms"
@@ -100,7 +102,7 @@ def _diameter_errors(result, phantom) -> list[tuple[float, float]]:
     return pairs
 
 
-def _match(true_lesions, measured, *, tolerance_factor: float = 1.0):
+def match_lesions(true_lesions, measured, *, tolerance_factor: float = 1.0):
     """For each true lesion, the nearest measured lesion within half its full length + 1 diameter."""
     matches, used = {}, set()
     for i, truth in enumerate(true_lesions):
@@ -130,7 +132,7 @@ def run_phantoms(per_cell: int, seed: int) -> dict:
                     rows[method]["diameter"] += [
                         (kind, *pair) for pair in _diameter_errors(searched, phantom)
                     ]
-                    for i, j in _match(truths, searched.lesions).items():
+                    for i, j in match_lesions(truths, searched.lesions).items():
                         truth, lesion = truths[i], searched.lesions[j]
                         rows[method]["lesions"].append(
                             {
@@ -145,7 +147,7 @@ def run_phantoms(per_cell: int, seed: int) -> dict:
                             }
                         )
                     reported = [x for x in searched.lesions if x.percent_diameter_stenosis >= 50]
-                    matched = _match(truths, reported)
+                    matched = match_lesions(truths, reported)
                     rows[method]["detection"].append(
                         {
                             "kind": kind,
@@ -223,16 +225,6 @@ def _load() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def write_markdown(report: dict, path: Path) -> None:
     lines = [
         "# QCA on tube phantoms with analytic answers (issue 32)",
@@ -305,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "seed": args.seed,
         "images": len(rows["probability"]["detection"]),
-        "cpu": _cpu(),
+        "cpu": machine()["cpu"],
         "summary": summarise(rows),
         "load_before_speed": _load(),
         "speed_ms": speed(),

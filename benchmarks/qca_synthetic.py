@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -30,34 +29,19 @@ from dskd.qca import analyse_frame
 
 sys.path.insert(0, str(Path(__file__).parent))
 from inference import machine  # noqa: E402
+from qca_phantoms import match_lesions  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "qca-synthetic"
-
-
-def _match(truths, measured) -> dict[int, int]:
-    matches, used = {}, set()
-    for i, truth in enumerate(truths):
-        reach = truth.full_length_px / 2 + truth.reference_px
-        options = [
-            (math.hypot(m.row - truth.row, m.col - truth.col), j)
-            for j, m in enumerate(measured)
-            if j not in used
-        ]
-        options = [o for o in options if o[0] <= reach]
-        if options:
-            matches[i] = min(options)[1]
-            used.add(matches[i])
-    return matches
 
 
 def _score(truths_by_image, results_by_image) -> dict:
     errors, length_errors, significant, found, false = [], [], 0, 0, 0
     for truths, result in zip(truths_by_image, results_by_image, strict=True):
-        for i, j in _match(truths, result.lesions).items():
+        for i, j in match_lesions(truths, result.lesions).items():
             errors.append(result.lesions[j].percent_diameter_stenosis - truths[i].percent_diameter_stenosis)
             length_errors.append(result.lesions[j].length_px - truths[i].length_px)
         reported = [lesion for lesion in result.lesions if lesion.percent_diameter_stenosis >= 50]
-        matched = _match(truths, reported)
+        matched = match_lesions(truths, reported)
         significant += sum(t.percent_diameter_stenosis >= 50 for t in truths)
         found += sum(truths[i].percent_diameter_stenosis >= 50 for i in matched)
         false += len(reported) - len(matched)

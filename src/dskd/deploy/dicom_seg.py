@@ -32,14 +32,15 @@ from dskd.errors import DataError
 from dskd.writing import atomic_path
 
 __all__ = ["DicomMaskWriter", "SEG_SUFFIX", "SECONDARY_CAPTURE_SUFFIX",
-           "MULTIFRAME_SINGLE_BIT_SC"]
+           "MULTIFRAME_SINGLE_BIT_SC", "PATIENT_STUDY", "read_source_header"]
 
 SEG_SUFFIX = "_seg.dcm"
 SECONDARY_CAPTURE_SUFFIX = "_mask.dcm"
 MULTIFRAME_SINGLE_BIT_SC = "1.2.840.10008.5.1.4.1.1.7.1"
 _SERIES_NUMBER = 9901  # a number the scanner's own series are unlikely to use
 _REQUIRED = ("StudyInstanceUID", "SOPInstanceUID", "SOPClassUID")
-_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
+# Patient and General Study attributes of Type 2: copied from the source, empty where it lacks them.
+PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
                   "StudyTime", "ReferringPhysicianName", "StudyID", "AccessionNumber")
 
 
@@ -123,7 +124,7 @@ class DicomMaskWriter:
         from pydicom.uid import generate_uid
 
         source = copy.deepcopy(self.header)
-        for key in _PATIENT_STUDY:  # type 2 in the source IODs: may be absent in practice, empty here
+        for key in PATIENT_STUDY:  # type 2 in the source IODs: may be absent in practice, empty here
             if key not in source:
                 setattr(source, key, "")
         segment = hd.seg.SegmentDescription(
@@ -163,7 +164,7 @@ class DicomMaskWriter:
         ds.SOPClassUID, ds.SOPInstanceUID = MULTIFRAME_SINGLE_BIT_SC, ds.file_meta.MediaStorageSOPInstanceUID
         ds.SpecificCharacterSet = src.get("SpecificCharacterSet", "ISO_IR 100")
         ds.StudyInstanceUID = src.StudyInstanceUID
-        for key in _PATIENT_STUDY:  # type 2 in Patient and General Study: present, maybe empty
+        for key in PATIENT_STUDY:  # type 2 in Patient and General Study: present, maybe empty
             setattr(ds, key, src.get(key, ""))
         ds.Modality, ds.SeriesInstanceUID, ds.SeriesNumber = "OT", generate_uid(), _SERIES_NUMBER
         # Type 2C in General Series and General Image: the source's values, empty when it has none.

@@ -17,15 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from dskd import __version__
-from dskd.deploy.dicom_seg import read_source_header
+from dskd.deploy.dicom_seg import PATIENT_STUDY, read_source_header
 from dskd.qca import FrameQCA
 from dskd.writing import atomic_path
 
 __all__ = ["write_qca_sr"]
 
 _SCHEME = "99DSKD"
-_TYPE2_PATIENT_STUDY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate",
-                        "StudyTime", "StudyID", "AccessionNumber", "ReferringPhysicianName")
 
 
 def _concepts():  # noqa: ANN202 (lazy import of highdicom)
@@ -69,7 +67,7 @@ def write_qca_sr(source: str | Path, result: FrameQCA, frame: int, out: str | Pa
 
     evidence = read_source_header(Path(source), what="a DICOM SR", option="--dicom-sr")
     sop_class, sop_instance = evidence.SOPClassUID, evidence.SOPInstanceUID
-    for keyword in _TYPE2_PATIENT_STUDY:  # Type 2: present, empty when unknown (highdicom copies them)
+    for keyword in PATIENT_STUDY:  # Type 2: present, empty when unknown (highdicom copies them)
         if keyword not in evidence:
             setattr(evidence, keyword, "")
     c = _concepts()

@@ -12,11 +12,11 @@ MLD point (row, col), the reference diameter there, %DS, and its length under QC
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from dskd.data.synthetic.phantoms import lesion_length
 from dskd.data.synthetic.render import synth_angiogram_from
 from dskd.data.synthetic.style import SynthStyle
 from dskd.data.synthetic.trees import STEP, Vessel, coronary_tree
@@ -37,11 +37,6 @@ class SyntheticLesion:
 
     def to_dict(self) -> dict:
         return {k: round(v, 3) for k, v in asdict(self).items()}
-
-
-def _shoulder_length(full_length: float, percent: float) -> float:
-    depth = percent / 100
-    return 0.0 if depth <= SHOULDER else full_length * math.acos(2 * SHOULDER / depth - 1) / math.pi
 
 
 def add_stenoses(
@@ -79,7 +74,7 @@ def add_stenoses(
                 depth,
                 local_reference,
                 full,
-                _shoulder_length(full, depth),
+                lesion_length(full, depth, SHOULDER),
             )
         )
     return vessels, lesions
