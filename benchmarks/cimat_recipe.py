@@ -39,12 +39,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dskd.ablate.grid import Grid, Variant, read_grid
+from dskd.ablate.launch import run_grid
 from dskd.checkpoint import load_model
 from dskd.data.cases import load_case
 from dskd.data.readers import read_cases
 from dskd.data.splits import apply_split, read_split_file
-from dskd.evaluation.ablate.grid import Grid, Variant, read_grid
-from dskd.evaluation.ablate.launch import run_grid
 from dskd.evaluation.evaluate import evaluate_checkpoint
 from dskd.inference.backends import TorchNet
 from dskd.inference.cases import net_probabilities

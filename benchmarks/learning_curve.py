@@ -5,7 +5,7 @@ out-of-fold per-image Dice from scratch and from the synthetic-only model, and t
 difference (synthetic - scratch) with its bootstrap 95% CI and Wilcoxon p over the images both
 have scored; then DSKD against Dice at each count and start. Every figure is the grid's primary
 one (last.pt at threshold 0.5, nothing chosen on the held-out fold), computed by `dskd ablate
---table`'s own pairing (dskd.evaluation.ablate.table). Counts without both runs are left out.
+--table`'s own pairing (dskd.ablate.table). Counts without both runs are left out.
 
     dskd ablate --grid benchmarks/ablations/learning-curve.yaml --out runs/ablate/cimat-learning-curve \\
         --results benchmarks/results/ablations/learning-curve/results --jobs 2
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from dskd.evaluation.ablate.results import read_results
-from dskd.evaluation.ablate.table import ablation_table
+from dskd.ablate.results import read_results
+from dskd.ablate.table import ablation_table
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "ablations" / "learning-curve"

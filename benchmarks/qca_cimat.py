@@ -43,11 +43,12 @@ OUT = REPO / "benchmarks" / "results" / "qca-cimat"
 
 
 def finished_fold_runs(runs: Path) -> dict[int, Path]:
-    """fold -> its run folder (the lowest seed whose run finished: dskd ablate scored it)."""
+    """fold -> its run folder (the lowest seed whose training finished: its last checkpoint and
+    the training curves written at the end)."""
     found: dict[int, Path] = {}
     for folder in sorted(runs.iterdir()):
         match = re.fullmatch(r"fold(\d+)-seed(\d+)", folder.name)
-        if match and (folder / "oof-last" / "summary.json").is_file():
+        if match and all((folder / name).is_file() for name in ("last.pt", "training_curves.png")):
             found.setdefault(int(match.group(1)), folder)
     return found
 

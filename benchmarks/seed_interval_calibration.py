@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dskd.evaluation.ablate.results import read_results
+from dskd.ablate.results import read_results
 from dskd.evaluation.method_stats import fold_clustered_difference, replicated_difference
 from dskd.evaluation.stats import bootstrap_mean_ci
 

@@ -18,10 +18,10 @@ import argparse
 import json
 from pathlib import Path
 
-from dskd.evaluation.ablate.grid import read_grid
-from dskd.evaluation.ablate.results import read_results
-from dskd.evaluation.ablate.runs import resolve_cell
-from dskd.evaluation.ablate.table import ablation_table
+from dskd.ablate.grid import read_grid
+from dskd.ablate.results import read_results
+from dskd.ablate.runs import resolve_cell
+from dskd.ablate.table import ablation_table
 
 REPO = Path(__file__).resolve().parent.parent
 GRID = REPO / "benchmarks" / "ablations" / "width.yaml"

@@ -54,8 +54,8 @@ def test_the_candidate_with_the_best_out_of_fold_figure_is_the_only_one_tested(t
 def test_the_shipped_recipe_config_is_the_run_chosen_out_of_fold():
     """configs/cimat-recipe.yaml trains, fold by fold, exactly the runs of the schedule grid's
     dskd_4x_steps (the candidate chosen in benchmarks/results/cimat-recipe-dskd4x/recipe.json)."""
-    from dskd.evaluation.ablate.grid import read_grid
-    from dskd.evaluation.ablate.runs import config_hash, resolve_cell
+    from dskd.ablate.grid import read_grid
+    from dskd.ablate.runs import config_hash, resolve_cell
 
     module = load_benchmark("cimat_recipe")
     chosen = json.loads((module.REPO / "benchmarks/results/cimat-recipe-dskd4x/recipe.json").read_text())

@@ -2,7 +2,8 @@
 
 import json
 
-from dskd.evaluation.ablate.results import FIGURES, write_result
+from dskd.ablate.results import write_result
+from dskd.ablate.scoring import FIGURES
 from tests.benchmark_scripts import load_benchmark
 
 

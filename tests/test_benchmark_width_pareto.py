@@ -2,7 +2,7 @@
 
 import json
 
-from dskd.evaluation.ablate.results import write_result
+from dskd.ablate.results import write_result
 from tests.benchmark_scripts import load_benchmark
 from tests.test_benchmark_learning_curve import _result
 

@@ -159,3 +159,29 @@ def test_topology_terms_train_the_main_output(batch, term):
     assert set(terms.parts) == {"dice", term} and 0 < terms.parts[term].item() <= 1
     terms.total.backward()
     assert student.head.weight.grad.abs().sum() > 0
+
+
+def test_every_term_option_is_a_loss_setting_with_the_terms_default():
+    """A term declares where each option comes from (OPTIONS); the config holds each such key
+    with the term's own default, so a preset means the same whichever side is read."""
+    import dataclasses
+
+    from dskd.losses.terms import TERMS
+
+    settings = LossConfig()
+    for term in TERMS.values():
+        options = getattr(term, "OPTIONS", {})
+        fields = {f.name: f.default for f in dataclasses.fields(term)}
+        assert set(options) == set(fields), term.__name__  # every field is reachable from a config
+        for option, key in options.items():
+            assert getattr(settings, key) == fields[option], (term.__name__, option)
+
+
+def test_term_options_reach_the_terms_from_the_config():
+    from dskd.config import load_config
+
+    config = load_config(None, ["loss.objective=custom",
+                                "loss.terms={dice: 1, cldice: 1, skeleton_recall: 1}",
+                                "loss.cldice_iterations=5", "loss.skeleton_tube_radius=2"])
+    terms = {name: term for name, _, term in build_objective(config.loss).terms}
+    assert terms["cldice"].iterations == 5 and terms["skeleton_recall"].tube_radius == 2

@@ -189,9 +189,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         raise DskdError("give --grid GRID.yaml --out DIR (run a grid), or --table DIR (tabulate the "
                         "result files in DIR or DIR/results)")
     if args.table:
-        from dskd.evaluation.ablate.report import write_table
-        from dskd.evaluation.ablate.results import read_results
-        from dskd.evaluation.ablate.table import ablation_table, format_markdown
+        from dskd.ablate.report import write_table
+        from dskd.ablate.results import read_results
+        from dskd.ablate.table import ablation_table, format_markdown
 
         if len(args.table) > 1 and not args.out:
             raise DskdError("--table with several folders needs --out, the folder of the table")
@@ -203,9 +203,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         out = write_table(result, args.out or args.table[0])
         print(f"wrote {out / 'table.md'}, table.json, table.html, forest.png")
         return 0
-    from dskd.evaluation.ablate.grid import read_grid
-    from dskd.evaluation.ablate.launch import run_grid
-    from dskd.evaluation.ablate.runner import format_plan
+    from dskd.ablate.grid import read_grid
+    from dskd.ablate.launch import run_grid
+    from dskd.ablate.runner import format_plan
 
     grid = read_grid(args.grid)
     if args.folds:

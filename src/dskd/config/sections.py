@@ -76,6 +76,8 @@ class LossConfig:
     ddl_direction: Literal["teacher_student", "student_teacher"] = "teacher_student"
     ddl_target: Literal["teacher", "label"] = "teacher"
     deep_supervision_decay: float = 0.5  # weight of side output i is decay**i (normalised)
+    cldice_iterations: int = 3  # soft-skeleton iterations of the cldice term
+    skeleton_tube_radius: int = 1  # skeleton_recall: the label's skeleton widened by this (px)
 
 
 @dataclass(frozen=True)

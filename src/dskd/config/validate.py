@@ -106,9 +106,6 @@ def _validate(config: Config) -> None:
         (o.epochs >= 1, f"optim.epochs={o.epochs} must be >= 1"),
         (o.lr > 0, f"optim.lr={o.lr} must be > 0"),
         (0.0 <= lo.alpha_T <= 1.0, f"loss.alpha_T={lo.alpha_T} must be in [0, 1]"),
-        (int(round(lo.ddl_patches**0.5)) ** 2 == lo.ddl_patches and lo.ddl_patches >= 1,
-         f"loss.ddl_patches={lo.ddl_patches} must be a perfect square (4, 16, 64, ...)"),
-        (lo.tau > 0, f"loss.tau={lo.tau} must be > 0"),
         (0.0 < config.teacher.ema_decay < 1.0, "teacher.ema_decay must be in (0, 1)"),
         (config.teacher.runs_on == "batch" or config.teacher.kind == "snapshot",
          "teacher.runs_on=whole_images needs teacher.kind=snapshot (an EMA teacher changes at "
@@ -133,7 +130,7 @@ def _validate(config: Config) -> None:
 
 
 def _validate_terms(loss: LossConfig) -> None:
-    from dskd.losses.terms import TERMS
+    from dskd.losses.terms import TERMS, TermOptionError, build_term
 
     if loss.objective == "custom" and not loss.terms:
         raise ConfigError("loss.objective=custom needs loss.terms, e.g. "
@@ -148,6 +145,14 @@ def _validate_terms(loss: LossConfig) -> None:
             raise ConfigError(f"loss.terms.{name}={weight} must be >= 0")
     if loss.terms and not any(w > 0 for w in loss.terms.values()):
         raise ConfigError("loss.terms: at least one term needs a weight > 0")
+    # Every term's options, whether or not this objective uses the term: the terms say what they
+    # accept (dskd.losses.terms), a bad value is reported here by its config key.
+    for name, term in TERMS.items():
+        try:
+            build_term(name, loss)
+        except TermOptionError as error:
+            key = term.OPTIONS[error.option]
+            raise ConfigError(f"loss.{key}={getattr(loss, key)} {error}") from None
 
 
 def config_to_dict(config: Config) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,7 @@ distances); docs/evaluation.md states them. The same scoring serves masks made b
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +28,7 @@ from dskd.metrics.suite import Protocol
 from dskd.metrics.summary import EvaluationSummary
 from dskd.tables import write_csv
 
-__all__ = ["write_report", "write_evaluation", "evaluate_checkpoint"]
+__all__ = ["write_report", "write_evaluation", "ScoredCheckpoint", "score_checkpoint", "evaluate_checkpoint"]
 
 log = logging.getLogger(__name__)
 
@@ -105,23 +105,39 @@ def _load_models(checkpoints: list[Path], device: torch.device, threshold: float
     return as_one_net(nets), agreed_threshold([t for _, _, t in loaded]), policy
 
 
-def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: str | Path,
-                        out_dir: str | Path, *, layout: str = "folder",
-                        split_file: str | None = None, split_part: str = "test",
-                        device: str = "cpu", overlays: bool = False,
-                        threshold: float | None = None, fov_dir: str | Path | None = None,
-                        fov_suffix: str = "", protocol: Protocol | None = None,
-                        report: bool = False, tta: TTA = "none",
-                        ledger: str | Path | None = None) -> EvaluationSummary:
+@dataclass(frozen=True)
+class ScoredCheckpoint:
+    """What scoring a model on labelled cases gives, held in memory (nothing written)."""
+
+    checkpoints: list[Path]
+    cases: list[CaseArrays]
+    probabilities: list[np.ndarray]
+    rows: list[dict]  # one per case: "name" and each metric of the protocol
+    counts: torch.Tensor  # (N, 4) confusion counts of each case, for the pooled figures
+    threshold: float
+    policy: str  # "fixed" or "validation": where the threshold came from
+
+    def summary(self, protocol: Protocol) -> EvaluationSummary:
+        return summarize(self.rows, self.counts, threshold=self.threshold,
+                         threshold_policy=self.policy, protocol=protocol)
+
+
+def score_checkpoint(checkpoint: str | Path | list[str | Path], data_root: str | Path, *,
+                     layout: str = "folder", split_file: str | None = None, split_part: str = "test",
+                     device: str = "cpu", threshold: float | None = None,
+                     fov_dir: str | Path | None = None, fov_suffix: str = "",
+                     protocol: Protocol | None = None, tta: TTA = "none",
+                     ledger: str | Path | None = None, out: str | Path | None = None
+                     ) -> ScoredCheckpoint:
     """Score a checkpoint (or the mean probabilities of several: an ensemble) on a labelled
-    dataset; writes per_image.csv, summary.json, pr_curve.csv (and overlays/, and the HTML report
-    with its figures when report=True).
+    dataset, in memory: the per-image rows and confusion counts, nothing written.
 
     The threshold is the one stored in the checkpoint: 0.5 by default, or the one chosen on the
-    validation split during training or by `dskd threshold-sweep` (the summary says which).
+    validation split during training or by `dskd threshold-sweep` (policy "validation").
     `threshold` overrides it (policy "fixed"). tta: test-time augmentation (inference.TTA).
     Scoring the "test" part of a split file appends the look to the test ledger
-    (dskd.evaluation.ledger; `ledger` overrides its place beside the split file).
+    (dskd.evaluation.ledger; `ledger` overrides its place beside the split file; `out` is recorded
+    as where the figures went), whoever asks: the ledger cannot be bypassed from Python.
     """
     from dskd.data.cases import load_case
     from dskd.data.readers import read_cases
@@ -143,18 +159,40 @@ def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: st
     probabilities = net_probabilities(net, arrays, tta=tta, progress=True)
     rows, counts = score_predictions(arrays, probabilities, threshold=threshold, protocol=protocol,
                                      progress=True)
+    scored = ScoredCheckpoint(checkpoints, arrays, probabilities, rows, counts, threshold, policy)
+    if looks_at_test:
+        summary = scored.summary(protocol)
+        figure = {"dice": summary.mean("dice"), "dice_pooled": summary.pooled.get("dice")}
+        record_look(ledger, split_file=split_file, part=split_part,
+                    what=", ".join(str(c) for c in checkpoints), data=str(data_root),
+                    n_images=len(arrays), threshold=threshold, tta=tta, out=out,
+                    figure={k: v for k, v in figure.items() if v is not None})
+    return scored
+
+
+def evaluate_checkpoint(checkpoint: str | Path | list[str | Path], data_root: str | Path,
+                        out_dir: str | Path, *, layout: str = "folder",
+                        split_file: str | None = None, split_part: str = "test",
+                        device: str = "cpu", overlays: bool = False,
+                        threshold: float | None = None, fov_dir: str | Path | None = None,
+                        fov_suffix: str = "", protocol: Protocol | None = None,
+                        report: bool = False, tta: TTA = "none",
+                        ledger: str | Path | None = None) -> EvaluationSummary:
+    """`score_checkpoint`, then its files in out_dir: per_image.csv, summary.json, pr_curve.csv
+    (and overlays/, and the HTML report with its figures when report=True)."""
+    protocol = protocol if protocol is not None else Protocol()
+    scored = score_checkpoint(checkpoint, data_root, layout=layout, split_file=split_file,
+                              split_part=split_part, device=device, threshold=threshold,
+                              fov_dir=fov_dir, fov_suffix=fov_suffix, protocol=protocol, tta=tta,
+                              ledger=ledger, out=out_dir)
+    checkpoints = scored.checkpoints
     training_log = checkpoints[0].parent / "log.csv"
     sources = {"checkpoint": ", ".join(str(c) for c in checkpoints), "data": str(data_root),
                "fov": str(fov_dir) if fov_dir is not None else None,
                "training_log": str(training_log) if training_log.is_file() and len(checkpoints) == 1
                else None}
-    summary = write_evaluation(out_dir, arrays, [probs >= threshold for probs in probabilities], rows,
-                               counts, probabilities=probabilities, threshold=threshold,
-                               policy=policy, protocol=protocol, sources=sources,
-                               overlays=overlays, report=report)
-    if looks_at_test:
-        figure = {"dice": summary.mean("dice"), "dice_pooled": summary.pooled.get("dice")}
-        record_look(ledger, split_file=split_file, part=split_part, what=sources["checkpoint"],
-                    data=str(data_root), n_images=len(arrays), threshold=threshold, tta=tta, out=out_dir,
-                    figure={k: v for k, v in figure.items() if v is not None})
-    return summary
+    return write_evaluation(out_dir, scored.cases,
+                            [probs >= scored.threshold for probs in scored.probabilities],
+                            scored.rows, scored.counts, probabilities=scored.probabilities,
+                            threshold=scored.threshold, policy=scored.policy, protocol=protocol,
+                            sources=sources, overlays=overlays, report=report)

@@ -49,14 +49,14 @@ def check_ledger(path: Path) -> None:
 
 
 def record_look(path: Path, *, split_file: str | Path, part: str, what: str, data: str, n_images: int,
-                figure: dict[str, float], threshold: float | None, tta: str, out: str | Path) -> dict:
+                figure: dict[str, float], threshold: float | None, tta: str, out: str | Path | None) -> dict:
     """Append one look to the ledger (under an exclusive lock, so concurrent runs do not interleave)."""
     entry = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
              "split_file": str(split_file), "part": part, "what": what, "data": data,
              "n_images": n_images, "figure": {k: round(v, 4) for k, v in figure.items()},
              "tta": tta, "threshold": threshold, "commit": git_commit(),
              "command": " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)),
-             "out": str(out)}
+             "out": str(out) if out is not None else None}
     try:
         with open(path, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)

@@ -7,12 +7,17 @@
 A term is a small object with `reads(teacher_ready=...)` and `__call__(inputs) -> scalar or None`
 (None: nothing to compute this step, e.g. distillation before the teacher exists). Adding a term
 is one class here and one entry in TERMS; the training loop never asks which terms it has.
+
+A term's options are its dataclass fields. OPTIONS names the setting each one is read from (a key
+of the config's `loss` section) and __post_init__ checks their ranges (TermOptionError), so
+`build_term` turns settings into a term and the config's validation reports a bad value by its
+key: one place says what a term accepts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,8 +31,22 @@ from dskd.models.unet import UNetOutput
 
 __all__ = [
     "TERMS", "Bce", "ClDice", "Ddl", "DeepSupervision", "Dice", "LossTerms", "Objective", "Psdl",
-    "Reads", "SkeletonRecall", "Term", "TermInputs", "deep_supervision_weights",
+    "Reads", "SkeletonRecall", "Term", "TermInputs", "TermOptionError", "build_term",
+    "deep_supervision_weights",
 ]
+
+
+class TermOptionError(ValueError):
+    """A term option out of its range; `option` is the term's field, the message says the range."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(message)
+        self.option = option
+
+
+def _require(ok: bool, option: str, message: str) -> None:
+    if not ok:
+        raise TermOptionError(option, message)
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,13 @@ class Ddl:
     tau: float = 3.0
     direction: Literal["teacher_student", "student_teacher"] = "teacher_student"
     target: Literal["teacher", "label"] = "teacher"
+    OPTIONS: ClassVar[dict[str, str]] = {"num_patches": "ddl_patches", "form": "ddl_form", "tau": "tau",
+                                         "direction": "ddl_direction", "target": "ddl_target"}
+
+    def __post_init__(self) -> None:
+        _require(self.num_patches >= 1 and round(self.num_patches**0.5) ** 2 == self.num_patches,
+                 "num_patches", "must be a perfect square (4, 16, 64, ...)")
+        _require(self.tau > 0, "tau", "must be > 0")
 
     def reads(self, *, teacher_ready: bool) -> Reads:
         by_teacher = self.target == "teacher"
@@ -150,6 +176,10 @@ class DeepSupervision:
     """Dice + BCE on the main output and on every side output, weights decay**k (nnU-Net style)."""
 
     decay: float = 0.5
+    OPTIONS: ClassVar[dict[str, str]] = {"decay": "deep_supervision_decay"}
+
+    def __post_init__(self) -> None:
+        _require(0 < self.decay <= 1, "decay", "must be in (0, 1]")
 
     def reads(self, *, teacher_ready: bool) -> Reads:
         return Reads(student_sides=True)
@@ -167,7 +197,11 @@ class DeepSupervision:
 class ClDice:
     """Soft clDice of the main output (MONAI's SoftclDiceLoss)."""
 
-    iterations: int = 3
+    iterations: int = 3  # soft-skeleton iterations: reach of the skeleton into thick vessels
+    OPTIONS: ClassVar[dict[str, str]] = {"iterations": "cldice_iterations"}
+
+    def __post_init__(self) -> None:
+        _require(self.iterations >= 1, "iterations", "must be >= 1")
 
     def reads(self, *, teacher_ready: bool) -> Reads:
         return Reads()
@@ -180,7 +214,11 @@ class ClDice:
 class SkeletonRecall:
     """Recall of the label's tubed skeleton by the main output."""
 
-    tube_radius: int = 1
+    tube_radius: int = 1  # pixels the label's skeleton is widened by (0: the skeleton itself)
+    OPTIONS: ClassVar[dict[str, str]] = {"tube_radius": "skeleton_tube_radius"}
+
+    def __post_init__(self) -> None:
+        _require(self.tube_radius >= 0, "tube_radius", "must be >= 0")
 
     def reads(self, *, teacher_ready: bool) -> Reads:
         return Reads()
@@ -195,6 +233,14 @@ TERMS: dict[str, type] = {
     "dice": Dice, "bce": Bce, "psdl": Psdl, "ddl": Ddl, "deep_supervision": DeepSupervision,
     "cldice": ClDice, "skeleton_recall": SkeletonRecall,
 }
+
+
+def build_term(name: str, settings: Any) -> Term:
+    """The term `name` with its options read from `settings` (any object with the attributes its
+    OPTIONS name: the config's loss section); TermOptionError when one is out of range."""
+    term = TERMS[name]
+    options = getattr(term, "OPTIONS", {})
+    return term(**{option: getattr(settings, key) for option, key in options.items()})
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,15 @@
 
 The presets keep the meaning every shipped config and result had: the weights of dice, psdl and
 ddl come from loss.w_dice, w_psdl and w_ddl (except in `dice`, whose two terms weigh 1).
-The term options (DDL's patches, form, tau, direction and target; the deep-supervision decay)
-come from the same `loss` section whichever way the terms are chosen.
+The term options (DDL's patches, form, tau, direction and target; the deep-supervision decay;
+clDice's iterations; the skeleton-recall tube) come from the same `loss` section whichever way
+the terms are chosen: each term names its settings (dskd.losses.terms, OPTIONS).
 """
 
 from __future__ import annotations
 
 from dskd.config import LossConfig
-from dskd.losses.terms import TERMS, Ddl, DeepSupervision, Objective, Term
+from dskd.losses.terms import Objective, build_term
 
 __all__ = ["build_objective", "preset_weights"]
 
@@ -34,15 +35,6 @@ def preset_weights(loss: LossConfig) -> dict[str, float]:
     }[loss.objective]
 
 
-def _term(name: str, loss: LossConfig) -> Term:
-    if name == "ddl":
-        return Ddl(num_patches=loss.ddl_patches, form=loss.ddl_form, tau=loss.tau,
-                   direction=loss.ddl_direction, target=loss.ddl_target)
-    if name == "deep_supervision":
-        return DeepSupervision(decay=loss.deep_supervision_decay)
-    return TERMS[name]()  # the terms without options
-
-
 def build_objective(loss: LossConfig) -> Objective:
-    return Objective(tuple((name, weight, _term(name, loss))
+    return Objective(tuple((name, weight, build_term(name, loss))
                            for name, weight in preset_weights(loss).items()))

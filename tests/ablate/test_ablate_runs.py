@@ -2,10 +2,10 @@
 
 import pytest
 
+from dskd.ablate.grid import GridError
+from dskd.ablate.runs import config_hash, inspect_run, normalise_config, resume_overrides
 from dskd.checkpoint import save_checkpoint
 from dskd.config import config_from_dict, config_to_dict, load_config
-from dskd.evaluation.ablate.grid import GridError
-from dskd.evaluation.ablate.runs import config_hash, inspect_run, normalise_config, resume_overrides
 
 
 def _config(tmp_path, *extra):
@@ -82,9 +82,9 @@ def test_resume_uses_the_stored_paths_and_threads_when_they_hold_the_same_files(
 
 
 def test_a_result_names_the_file_its_run_started_from(tmp_path):
+    from dskd.ablate.grid import Cell, Variant
+    from dskd.ablate.results import build_result
     from dskd.checkpoint import file_sha256
-    from dskd.evaluation.ablate.grid import Cell, Variant
-    from dskd.evaluation.ablate.results import build_result
 
     init = tmp_path / "pretrained.pt"
     init.write_bytes(b"first build")

@@ -10,7 +10,7 @@ from pathlib import Path
 from matplotlib.figure import Figure  # no pyplot: no global figure state, no backend to pick
 from matplotlib.ticker import MaxNLocator
 
-from dskd.evaluation.ablate.table import format_ci, format_figure, format_markdown
+from dskd.ablate.table import format_ci, format_figure, format_markdown
 from dskd.evaluation.report.html import escape, figure, link, table, write_page
 from dskd.evaluation.stats import format_p
 from dskd.tables import json_safe

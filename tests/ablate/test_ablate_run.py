@@ -13,14 +13,14 @@ import pytest
 import yaml
 
 import dskd.training.fit as train_module
+from dskd.ablate.grid import read_grid
+from dskd.ablate.launch import run_grid
+from dskd.ablate.runner import plan_grid
+from dskd.ablate.runs import config_hash, run_dir
 from dskd.checkpoint import load_checkpoint
 from dskd.cli import main
 from dskd.config import load_config
 from dskd.data.readers import read_cases
-from dskd.evaluation.ablate.grid import read_grid
-from dskd.evaluation.ablate.launch import run_grid
-from dskd.evaluation.ablate.runner import plan_grid
-from dskd.evaluation.ablate.runs import config_hash, run_dir
 from dskd.training.fit import fit
 from tests.conftest import TINY_OVERRIDES
 
@@ -72,9 +72,9 @@ def test_local_pool_resumes_scores_then_skips(grid_file, tmp_path, monkeypatch, 
     assert main(["ablate", "--grid", str(grid_file), "--out", str(out), "--dry-run"]) == 0
     assert "1 score, 1 resume" in capsys.readouterr().out
 
-    planned, failures = run_grid(grid, out, jobs=2, threads=1)  # `dskd train --resume` for fold 1
+    planned, failures = run_grid(grid, out, jobs=2, threads=1)  # fold 1 resumed
     assert [p.action for p in planned] == ["score", "resume"] and failures == []
-    assert "--resume" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
+    assert "(resume)" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
     trained_by = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_by"]
     assert len(trained_by) == 1 and len(trained_by[0].split("+")[0]) == 40  # the resumed session's
     for cell in (finished, stopped):
@@ -106,8 +106,8 @@ def test_submitit_job_array_on_the_local_executor(grid_file, tmp_path):
 
 
 def test_slurm_without_sbatch_is_a_one_line_error(tmp_path, monkeypatch):
+    from dskd.ablate.launch import launch_submitit
     from dskd.errors import DskdError
-    from dskd.evaluation.ablate.launch import launch_submitit
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     with pytest.raises(DskdError, match="--launcher slurm needs Slurm's sbatch on PATH"):
@@ -183,34 +183,42 @@ def _alive(pid: int) -> bool:
     return any(p == pid for p, _, _, _ in _processes())
 
 
-def _processes_naming(text: str) -> list[int]:
-    return [p for p, _, _, command in _processes() if text in command]
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        children = _children(todo.pop())
+        found += children
+        todo += children
+    return found
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals are Linux's")
 def test_killing_ablate_ends_its_training_processes(grid_file, tmp_path):
     raw = yaml.safe_load(grid_file.read_text())
-    raw["variants"] = [{"name": "dice", "set": ["loss.objective=dice", "optim.epochs=500"]}]
+    raw["variants"] = [{"name": "dice", "set": ["loss.objective=dice", "optim.epochs=5000"]}]
     grid_file.write_text(yaml.safe_dump(raw))
-    out, workers = tmp_path / "killed", []
+    out, descendants = tmp_path / "killed", []
     parent = subprocess.Popen([sys.executable, "-m", "dskd", "ablate", "--grid", str(grid_file), "--out",
                                str(out), "--jobs", "2", "--threads", "1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logs = [out / "runs" / "dice" / f"fold{k}-seed0.log" for k in (0, 1)]
     try:
         deadline = time.monotonic() + 120
-        while not [p for p in _processes_naming(str(out)) if p != parent.pid]:
-            assert time.monotonic() < deadline and parent.poll() is None, "no dskd train started"
+        while not all(p.is_file() and "epoch 2/" in p.read_text() for p in logs):
+            assert time.monotonic() < deadline and parent.poll() is None, "no training started"
             time.sleep(0.2)
-        time.sleep(1)
-        workers = _children(parent.pid)  # the pool's workers (and multiprocessing's tracker)
+        # the pool's workers, each one's training process (and multiprocessing's tracker)
+        descendants = _descendants(parent.pid)
+        assert len(descendants) >= 4
         parent.send_signal(signal.SIGTERM)  # as `kill` does: the workers are not told directly
         parent.wait(timeout=30)
         deadline = time.monotonic() + 60
-        while _processes_naming(str(out)) or any(_alive(p) for p in workers):
-            assert time.monotonic() < deadline, (f"still running: {_processes_naming(str(out))}, "
-                                                 f"{[p for p in workers if _alive(p)]}")
+        while any(_alive(p) for p in descendants):
+            assert time.monotonic() < deadline, f"still running: {[p for p in descendants if _alive(p)]}"
             time.sleep(0.2)
     finally:
-        for pid in [*_processes_naming(str(out)), *(p for p in workers if _alive(p))]:
+        for pid in (p for p in descendants if _alive(p)):
             os.kill(pid, signal.SIGKILL)
-    assert (out / "runs" / "dice" / "fold0-seed0.log").is_file()
+        if parent.poll() is None:
+            parent.kill()
+    assert "epoch 5000/" not in logs[0].read_text()  # stopped, to be resumed

@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from dskd.ablate.grid import Cell
+from dskd.ablate.results import read_results, write_result
 from dskd.errors import DataError
-from dskd.evaluation.ablate.grid import Cell
-from dskd.evaluation.ablate.results import read_results, write_result
 
 __all__ = ["ReuseIndex", "index_results", "adopt_result"]
 

@@ -5,12 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from dskd.ablate.grid import Cell, Variant
+from dskd.ablate.report import write_table
+from dskd.ablate.results import read_result, read_results, result_path, write_result
+from dskd.ablate.scoring import FIGURES
+from dskd.ablate.table import ablation_table
 from dskd.cli import main
 from dskd.errors import DataError
-from dskd.evaluation.ablate.grid import Cell, Variant
-from dskd.evaluation.ablate.report import write_table
-from dskd.evaluation.ablate.results import FIGURES, read_result, read_results, result_path, write_result
-from dskd.evaluation.ablate.table import ablation_table
 from dskd.evaluation.stats import holm_adjust, paired_comparison
 
 

@@ -1,37 +1,25 @@
 """`dskd ablate --grid`: plan the grid's runs, then train and score each one as its own job.
 
-Each cell is one job (`run_cell`): `python -m dskd train` in a process of its own (with --resume
-when its folder holds an interrupted run), then the out-of-fold scoring of its two checkpoints,
-then its result JSON. Finished runs whose result matches their config are skipped, so a second
-call continues a grid where the first one stopped.
+Each cell is one job (`run_cell`): training in a process of its own (ablate.training_process;
+resumed when its folder holds an interrupted run), then the out-of-fold scoring of its two
+checkpoints in memory (ablate.scoring), then its result JSON (ablate.results). Finished runs whose
+result matches their config are skipped, so a second call continues a grid where the first one
+stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from dskd.config import Config, load_config
-from dskd.errors import DskdError
-from dskd.evaluation.ablate.grid import Cell, Grid, GridError
-from dskd.evaluation.ablate.results import (
-    build_result,
-    read_result,
-    record_training_commit,
-    result_path,
-    score_run,
-    training_commits,
-    wall_seconds,
-    write_result,
-)
-from dskd.evaluation.ablate.reuse import index_results
-from dskd.evaluation.ablate.runs import (
+from dskd.ablate.grid import Cell, Grid, GridError
+from dskd.ablate.provenance import record_training_commit, training_commits, wall_seconds
+from dskd.ablate.results import build_result, read_result, result_path, write_result
+from dskd.ablate.reuse import index_results
+from dskd.ablate.runs import (
     RunState,
     config_hash,
     inspect_run,
@@ -39,10 +27,13 @@ from dskd.evaluation.ablate.runs import (
     resume_overrides,
     run_dir,
 )
+from dskd.ablate.scoring import score_run
+from dskd.ablate.training_process import train_in_process
+from dskd.config import Config, load_config
+from dskd.errors import DskdError
 from dskd.evaluation.provenance import git_commit
 
-__all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "format_plan", "run_cell",
-           "stop_training"]
+__all__ = ["Action", "Planned", "CellJob", "default_threads", "plan_grid", "format_plan", "run_cell"]
 
 log = logging.getLogger(__name__)
 
@@ -138,43 +129,14 @@ def format_plan(grid: Grid, planned: list[Planned], out: str | Path) -> str:
     return "\n".join(lines)
 
 
-_TRAINING: set[subprocess.Popen] = set()  # this process's running `dskd train`, for stop_training
-
-
-def stop_training(signum: int, frame: object = None) -> None:
-    """SIGTERM handler of a pool worker: end its `dskd train` (the run resumes next time), exit."""
-    for process in list(_TRAINING):
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-    os._exit(128 + signum)  # not SystemExit: the pool's worker loop would catch it and wait on
-
-
 def _train(job: CellJob, config: Config, state: RunState) -> None:
     folder = Path(job.run_dir)
     overrides = [*job.cell.overrides, f"run.threads={job.threads}"]
-    command = [sys.executable, "-m", "dskd", "train", "--config", job.base, "--out", str(folder)]
-    if state.status == "interrupted":
+    resume = state.status == "interrupted"
+    if resume:
         overrides += resume_overrides(state.stored or {}, config)  # later values win
-        command.append("--resume")
-    for text in overrides:
-        command += ["--set", text]
     record_training_commit(folder, git_commit())
-    env = {**os.environ, "OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads)}
-    log_path = folder.parent / f"{folder.name}.log"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as handle:
-        handle.write(f"$ {' '.join(command)}\n")
-        handle.flush()
-        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT)
-        _TRAINING.add(process)
-        try:
-            code = process.wait()
-        finally:
-            _TRAINING.discard(process)
-    if code != 0:
-        raise DskdError(f"{job.cell.variant.name} fold {job.cell.fold} seed {job.cell.seed}: "
-                        f"dskd train exited {code}; see {log_path}")
+    train_in_process(job.base, overrides, folder, resume=resume, threads=job.threads)
 
 
 def run_cell(job: CellJob) -> str:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dskd.evaluation.ablate.grid import GridError, parse_grid, read_grid
-from dskd.evaluation.ablate.runs import resolve_cell
+from dskd.ablate.grid import GridError, parse_grid, read_grid
+from dskd.ablate.runs import resolve_cell
 
 GRIDS = Path(__file__).parents[2] / "benchmarks" / "ablations"
 
@@ -77,7 +77,7 @@ def test_shipped_grids_resolve_every_cell(path):
     assert grid.reference in grid.names and grid.folds == tuple(folds)
     configs = [resolve_cell(grid, cell) for cell in grid.cells()]
     # the width grid varies the width, the schedule grid adds width 16 at 2x steps; all others: 8
-    widths = {"width": {4, 8, 16}, "schedule": {8, 16}}.get(path.stem, {8})
+    widths = {"width": {4, 8, 16}, "width32": {8, 16, 32}, "schedule": {8, 16}}.get(path.stem, {8})
     assert {c.data.fold for c in configs} == set(folds) and {c.model.width for c in configs} == widths
 
 

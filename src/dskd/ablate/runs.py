@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dskd.ablate.grid import Cell, Grid, GridError
 from dskd.checkpoint import load_checkpoint
 from dskd.config import Config, config_from_dict, config_to_dict, load_config
 from dskd.errors import DskdError
-from dskd.evaluation.ablate.grid import Cell, Grid, GridError
 
 __all__ = ["RunState", "normalise_config", "config_hash", "resolve_cell", "run_dir", "inspect_run",
            "resume_overrides"]

@@ -15,31 +15,23 @@ processes end when `dskd ablate` ends, however it ends (Linux; `_follow_parent`)
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
 import signal
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Literal
 
+from dskd.ablate.grid import Grid, GridError
+from dskd.ablate.results import result_path
+from dskd.ablate.reuse import adopt_result
+from dskd.ablate.runner import CellJob, Planned, default_threads, plan_grid, run_cell
+from dskd.ablate.runs import run_dir
+from dskd.ablate.training_process import die_with_parent, stop_training
 from dskd.errors import DskdError
-from dskd.evaluation.ablate.grid import Grid, GridError
-from dskd.evaluation.ablate.results import result_path
-from dskd.evaluation.ablate.reuse import adopt_result
-from dskd.evaluation.ablate.runner import (
-    CellJob,
-    Planned,
-    default_threads,
-    plan_grid,
-    run_cell,
-    stop_training,
-)
-from dskd.evaluation.ablate.runs import run_dir
 from dskd.folder_lock import folder_lock
 
 __all__ = ["launch_local", "launch_submitit", "run_grid"]
@@ -51,20 +43,12 @@ def _describe(job: CellJob) -> str:
     return f"{job.cell.variant.name} fold {job.cell.fold} seed {job.cell.seed}"
 
 
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
 def _follow_parent(parent: int) -> None:
     """Pool initializer: when `dskd ablate` dies (killed, its terminal closed), each worker gets
-    SIGTERM and ends its `dskd train` (runner.stop_training), so no run trains on without the
-    process that holds the folder's lock; the next `dskd ablate` resumes it."""
+    SIGTERM and ends its training process (training_process.stop_training), so no run trains on
+    without the process that holds the folder's lock; the next `dskd ablate` resumes it."""
     signal.signal(signal.SIGTERM, stop_training)
-    if sys.platform.startswith("linux"):
-        # Linux's parent-death signal, prctl(PR_SET_PDEATHSIG): the standard library has no call
-        # for it and python-prctl is a C extension for this one call, so ctypes reaches libc.
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before the signal was armed
-            os._exit(1)
+    die_with_parent(parent)
 
 
 def launch_local(jobs: list[CellJob], *, workers: int) -> list[str]:
