@@ -1,7 +1,7 @@
 """Does `dskd predict --qca` read the frame of best opacification? (issue 33)
 
 Synthetic cines with a known peak frame (dskd.data.synthetic.cine: gamma-variate contrast curve,
-cardiac-like motion, per-frame noise) go through `predict_files(..., qca=QCASettings())` with a
+cardiac-like motion, per-frame noise) go through `dskd predict --qca` (predict_files) with a
 trained model; the frame it reads (largest predicted vessel area, smoothed over 5 frames) is
 compared with the true peak. Target: within +-2 frames in >= 90% of cines. The model is the
 demo's unless --checkpoint names another (`dskd demo --out runs/demo` trains it in about 2
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dskd.data.synthetic.cine import write_synthetic_cines
+from dskd.deploy.outputs import choose_outputs
 from dskd.deploy.predict import predict_files
 from dskd.deploy.qca_writer import QCASettings
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         truth = json.loads((data / "cines.json").read_text())
         predicted = Path(work) / "predicted"
         report = predict_files(
-            args.checkpoint, [data / "cines"], predicted, overlays=False, qca=QCASettings()
+            args.checkpoint, [data / "cines"], predicted, choose_outputs(overlays=False, qca=QCASettings())
         )
         rows = []
         for name, answer in truth.items():

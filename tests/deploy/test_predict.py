@@ -17,6 +17,7 @@ from dskd.data.media import iter_frames, probe
 from dskd.data.synthetic import synth_angiogram
 from dskd.deploy.export import export_onnx
 from dskd.deploy.inputs import collect_inputs
+from dskd.deploy.outputs import choose_outputs
 from dskd.deploy.predict import SUMMARY_FIELDS, predict_files
 from dskd.errors import DataError
 from dskd.inference import predict_probabilities
@@ -63,7 +64,7 @@ def batch(tmp_path_factory):
 @pytest.fixture(scope="module")
 def predicted(checkpoint, batch, tmp_path_factory):
     out = tmp_path_factory.mktemp("pred") / "out"
-    report = predict_files(checkpoint, [batch], out, probabilities=True, video="gif")
+    report = predict_files(checkpoint, [batch], out, choose_outputs(probabilities=True, video="gif"))
     return report, out
 
 
@@ -150,7 +151,8 @@ def test_a_cine_that_breaks_half_way_leaves_no_outputs(checkpoint, tmp_path):
     data = write_dicom(tmp_path / "full.dcm", _cine(8, 32)).read_bytes()
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "cut.dcm").write_bytes(data[: len(data) - 32 * 32 * 2 * 3])
-    report = predict_files(checkpoint, [tmp_path / "in"], tmp_path / "out", probabilities=True)
+    report = predict_files(checkpoint, [tmp_path / "in"], tmp_path / "out",
+                           choose_outputs(probabilities=True))
     assert len(report.failures) == 1 and "cannot decode frame" in report.failures[0][1]
     assert [p.name for p in (tmp_path / "out").iterdir()] == sorted(["summary.csv", "failed.txt"])
 
@@ -159,7 +161,7 @@ def test_onnxruntime_backend_matches_torch(checkpoint, batch, predicted, tmp_pat
     _, torch_out = predicted
     onnx_path = export_onnx(checkpoint, tmp_path / "model.onnx")
     report = predict_files(onnx_path, [batch / "run1", batch / "odd.png"], tmp_path / "out",
-                           backend="onnxruntime", probabilities=True)
+                           choose_outputs(probabilities=True), backend="onnxruntime")
     assert report.n_files == 3 and not report.failures
     # keys are relative to the folder named: run1's files land at the top of this run's output
     for name, torch_name in (("odd_prob.png", "odd_prob.png"),
@@ -186,7 +188,7 @@ def test_export_command(checkpoint, tmp_path, capsys):
 
 def test_mp4_video(checkpoint, batch, tmp_path):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="MP4 needs the video extra")
-    predict_files(checkpoint, [batch / "run1" / "cine.dcm"], tmp_path, video="mp4")
+    predict_files(checkpoint, [batch / "run1" / "cine.dcm"], tmp_path, choose_outputs(video="mp4"))
     reader = imageio_ffmpeg.read_frames(str(tmp_path / "cine_overlay.mp4"))
     meta = next(reader)
     assert tuple(meta["size"]) == (48, 48) and meta["fps"] == pytest.approx(10)
@@ -201,7 +203,7 @@ def test_memory_stays_flat_over_a_long_cine(checkpoint, tmp_path):
         path = write_dicom(tmp_path / f"c{n}.dcm", _cine(n, 32))
         tracemalloc.start()
         try:
-            predict_files(checkpoint, [path], tmp_path / f"out{n}", probabilities=True)
+            predict_files(checkpoint, [path], tmp_path / f"out{n}", choose_outputs(probabilities=True))
             peaks[n] = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -292,14 +294,19 @@ def test_a_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(checkp
 
 
 def test_temporary_names_are_unique_per_writer(tmp_path):
-    from dskd.deploy.outputs import OutputWriter
+    from dskd.data.media import MediaInfo
+    from dskd.deploy.outputs import SegmentedFrame, Source
+    from dskd.deploy.outputs.images import MaskOutput
 
-    first = OutputWriter(tmp_path / "x", cine=True, height=8, width=8)
-    second = OutputWriter(tmp_path / "x", cine=True, height=8, width=8)
-    assert len(set(first.parts) | set(second.parts)) == 2
+    info = MediaInfo(path=tmp_path / "x.tif", kind="tiff", n_frames=2, height=8, width=8, fps=None)
+    first, second = MaskOutput(), MaskOutput()
+    for output in (first, second):
+        output.start(Source(info.path, info, tmp_path / "x", fps=15.0))
+    assert len(set(first.parts.parts) | set(second.parts.parts)) == 2
     first.abort()  # one run's failure does not delete another's file in progress
-    second.add(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), np.zeros((8, 8), bool))
-    second.close()
+    second.add(SegmentedFrame(1, np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32),
+                              np.zeros((8, 8), bool), 0.0))
+    second.finish()
     assert tifffile.imread(tmp_path / "x_mask.tif").shape == (8, 8)
     assert [p.name for p in tmp_path.iterdir()] == ["x_mask.tif"]
 

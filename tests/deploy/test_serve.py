@@ -18,6 +18,7 @@ from PIL import Image
 from dskd.cli import main
 from dskd.data.synthetic import synth_angiogram
 from dskd.deploy.export import export_onnx
+from dskd.deploy.outputs import choose_outputs
 from dskd.deploy.predict import predict_files
 from dskd.deploy.serve import ServeSettings, is_loopback
 from dskd.errors import DskdError
@@ -85,7 +86,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 def predicted(checkpoint, inputs, tmp_path_factory) -> Path:
     """What `dskd predict` writes for the same files: the reference for every comparison."""
     out = tmp_path_factory.mktemp("predicted")
-    report = predict_files(checkpoint, list(inputs.values()), out, probabilities=True, overlays=False)
+    report = predict_files(checkpoint, list(inputs.values()), out,
+                           choose_outputs(probabilities=True, overlays=False))
     assert not report.failures
     return out
 
@@ -191,7 +193,8 @@ def test_threshold_query_overrides_the_models(client, inputs, checkpoint, tmp_pa
     response = client.post("/v1/segment?threshold=0.8",
                            files={"file": ("odd.png", inputs["odd.png"].read_bytes(), "image/png")})
     assert response.headers["x-threshold"] == "0.8"
-    predict_files(checkpoint, [inputs["odd.png"]], tmp_path / "p", threshold=0.8, overlays=False)
+    predict_files(checkpoint, [inputs["odd.png"]], tmp_path / "p", choose_outputs(overlays=False),
+                  threshold=0.8)
     np.testing.assert_array_equal(_pixels(response.content, ".png"),
                                   np.asarray(Image.open(tmp_path / "p" / "odd_mask.png")))
 

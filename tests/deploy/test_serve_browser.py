@@ -23,6 +23,7 @@ import tifffile
 from PIL import Image
 
 from dskd.data.synthetic import synth_angiogram
+from dskd.deploy.outputs import choose_outputs
 from dskd.deploy.predict import predict_files
 from dskd.deploy.serve import ServeSettings
 from tests.data.dicom_files import write_dicom
@@ -74,7 +75,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def predicted(checkpoint, files, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("predicted")
-    report = predict_files(checkpoint, list(files.values()), out, probabilities=True, overlays=False)
+    report = predict_files(checkpoint, list(files.values()), out,
+                           choose_outputs(probabilities=True, overlays=False))
     assert not report.failures
     return out
 
@@ -249,8 +251,8 @@ def test_the_page_shows_the_qca_of_a_cine_as_predict_reads_it(server, browser, f
 
     url, _ = server
     driver, _ = browser
-    predict_files(checkpoint, [files["cine"]], tmp_path, overlays=False,
-                  qca=QCASettings(calibration=from_user(0.25)))
+    predict_files(checkpoint, [files["cine"]], tmp_path,
+                  choose_outputs(overlays=False, qca=QCASettings(calibration=from_user(0.25))))
     expected = json.loads((tmp_path / "run_qca.json").read_text())
     driver.get(url + "/")
     _wait(driver, lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-card") == "loaded",

@@ -16,6 +16,7 @@ __all__ = ["add_deploy_commands"]
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
+    from dskd.deploy.outputs import choose_outputs
     from dskd.deploy.predict import predict_files
 
     if args.threads < 0:
@@ -33,13 +34,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                           catheter=catheter, dicom_sr=args.dicom_sr)
     elif any(v is not None for v in (args.mm_per_px, args.dicom, args.catheter, args.qca_frame)):
         raise DskdError("the QCA options (--mm-per-px, --dicom, --catheter, --qca-frame) go with --qca")
-    report = predict_files(args.checkpoint, args.inputs, args.out, backend=args.backend,
+    outputs = choose_outputs(probabilities=args.probabilities, overlays=not args.no_overlays,
+                             video=args.video, dicom_seg=args.dicom_seg, qca=qca)
+    report = predict_files(args.checkpoint, args.inputs, args.out, outputs, backend=args.backend,
                            threshold=args.threshold, device=args.device,
                            amp=_PRECISION["bf16" if args.amp else args.precision],
                            channels_last=args.channels_last, threads=args.threads, tta=args.tta,
-                           window=args.window, probabilities=args.probabilities,
-                           overlays=not args.no_overlays, video=args.video, dicom_seg=args.dicom_seg,
-                           qca=qca)
+                           window=args.window)
     rate = report.n_frames / max(report.seconds, 1e-9)
     # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
     print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "

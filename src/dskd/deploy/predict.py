@@ -4,10 +4,9 @@ folders (recursive) and globs, streamed frame by frame.
 A file that cannot be read is logged as one line (file: reason), listed in failed.txt and
 skipped; the run goes on and the report says how many failed (the CLI then exits 1). A per-frame
 summary.csv (file, frame, size, vessel area fraction, milliseconds per frame) is written as the
-frames go, so nothing grows with the length of a run. With dicom_seg, every DICOM input also gets
-its mask as a DICOM object in the source's study (deploy.dicom_seg: a Segmentation for a single
-frame, a single-bit Secondary Capture for a cine). With qca, every input gets its QCA on its frame
-of best opacification (deploy.qca_writer), and qca_lesions.csv lists the lesions of the batch.
+frames go, so nothing grows with the length of a run. What is written for each input is a list
+of outputs (deploy.outputs: masks, probabilities, overlays, videos, DICOM masks, QCA), chosen from
+the command line by deploy.outputs.choose_outputs; this module only segments and feeds them.
 
 One run at a time per output folder (deploy.folder_lock): a second is refused with one line
 naming the first one's pid. An output folder that cannot be written, or a disk that fills up,
@@ -23,25 +22,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from dskd.data.io import GrayRule
 from dskd.data.media import MediaInfo, iter_frames, probe
-from dskd.deploy.dicom_seg import DicomMaskWriter
 from dskd.deploy.inputs import collect_inputs
 from dskd.deploy.models import load_ensemble
-from dskd.deploy.outputs import OutputWriter, VideoFormat, check_video_support
-from dskd.deploy.qca_writer import QCASettings, QCAWriter
+from dskd.deploy.outputs import Output, SegmentedFrame, Source, choose_outputs, write_input
 from dskd.errors import DataError, DskdError
 from dskd.folder_lock import folder_lock
 from dskd.inference import TTA, check_window, frame_probabilities
 from dskd.inference.backends import Backend, Net
 from dskd.inference.precision import Amp
-from dskd.tables import write_csv
 from dskd.writing import atomic_path, make_output_folder, write_error
 
-__all__ = ["predict_files", "segment_frames", "SegmentedFrame",
+__all__ = ["predict_files", "segment_frames", "Segmenter", "SegmentedFrame",
            "PredictReport", "SUMMARY_FIELDS", "DEFAULT_WINDOW", "DEFAULT_FPS"]
 
 log = logging.getLogger(__name__)
@@ -60,7 +55,6 @@ class PredictReport:
     for every file that was skipped."""
 
     n_files: int = 0
-    qca_lesions: list[dict] = field(default_factory=list)
     n_frames: int = 0
     seconds: float = 0.0
     written: list[Path] = field(default_factory=list)
@@ -68,42 +62,55 @@ class PredictReport:
 
 
 def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | Path],
-                  out_dir: str | Path, *,
+                  out_dir: str | Path, outputs: list[Output] | None = None, *,
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
                   amp: Amp = "auto", channels_last: bool = True, threads: int = 0, tta: TTA = "none",
-                  window: int | None = DEFAULT_WINDOW, probabilities: bool = False,
-                  overlays: bool = True, video: VideoFormat | None = None,
-                  dicom_seg: bool = False, qca: QCASettings | None = None) -> PredictReport:
+                  window: int | None = DEFAULT_WINDOW) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
 
     model_path: a model, or a list of models whose probabilities are averaged (load_ensemble).
-    threshold: None takes the model's own. tta: test-time augmentation (none, flips, dihedral).
-    window: tile images with a side above it (None or 0: never tile). Raises DskdError for
-    problems with the run as a whole (model, options, inputs that do not exist, an output folder
-    that cannot be written or is in use by another run); problems with one file are reported in
-    PredictReport.failures.
+    outputs: what to write for each input (deploy.outputs.choose_outputs; None: its defaults,
+    the mask and the overlay). threshold: None takes the model's own. tta: test-time augmentation
+    (none, flips, dihedral). window: tile images with a side above it (None or 0: never tile).
+    Raises DskdError for problems with the run as a whole (model, options, inputs that do not
+    exist, an output folder that cannot be written or is in use by another run); problems with
+    one file are reported in PredictReport.failures.
     """
-    check_video_support(video)
+    outputs = outputs if outputs is not None else choose_outputs()
     out_dir = Path(out_dir)
     paths = model_path if isinstance(model_path, list) else [model_path]
     net, threshold, gray = load_ensemble(paths, backend=backend, device=device, amp=amp,
                                          channels_last=channels_last, threads=threads,
                                          threshold=threshold)
     items = collect_inputs(inputs, exclude=out_dir)
-    window = check_window(window, net.size_multiple)
-    settings = dict(threshold=threshold, gray=gray, tta=tta, window=window,
-                    probabilities=probabilities, overlays=overlays, video=video, dicom_seg=dicom_seg,
-                    qca=qca)
+    segmenter = Segmenter(net, threshold=threshold, gray=gray, tta=tta,
+                          window=check_window(window, net.size_multiple))
     make_output_folder(out_dir)
     with folder_lock(out_dir):
-        report = _predict_into(net, items, out_dir, **settings)
+        report = _predict_into(segmenter, items, out_dir, outputs)
     log.info("%d files written, %d frames in %.1fs (%.1f frames/s), threshold %.2f, backend %s; "
              "%d failed", report.n_files, report.n_frames, report.seconds,
              report.n_frames / max(report.seconds, 1e-9), threshold, backend, len(report.failures))
     return report
 
 
-def _predict_into(net: Net, items: list[tuple[Path, Path]], out_dir: Path, **settings) -> PredictReport:
+@dataclass(frozen=True)
+class Segmenter:
+    """A net and how its frames are segmented (threshold, grey-level rule, TTA, tiling window)."""
+
+    net: Net
+    threshold: float
+    gray: GrayRule
+    tta: TTA = "none"
+    window: int | None = DEFAULT_WINDOW  # already passed through check_window
+
+    def frames(self, info: MediaInfo) -> Iterator[SegmentedFrame]:
+        return segment_frames(self.net, info, threshold=self.threshold, gray=self.gray, tta=self.tta,
+                              window=self.window)
+
+
+def _predict_into(segmenter: Segmenter, items: list[tuple[Path, Path]], out_dir: Path,
+                  outputs: list[Output]) -> PredictReport:
     """The run itself, in an output folder this process holds. failed.txt is written however the
     run ends (Ctrl-C included), listing the files that failed so far."""
     report = PredictReport()
@@ -123,7 +130,7 @@ def _predict_into(net: Net, items: list[tuple[Path, Path]], out_dir: Path, **set
             rows.writeheader()
             for info, key in probed:
                 try:
-                    _predict_one(net, info, out_dir / key, rows, bar, report, **settings)
+                    _predict_one(segmenter, info, out_dir / key, outputs, rows, bar, report)
                 except DataError as error:
                     _fail(report, info.path, error)
                     continue
@@ -139,23 +146,9 @@ def _predict_into(net: Net, items: list[tuple[Path, Path]], out_dir: Path, **set
     finally:
         report.seconds = time.perf_counter() - start
     _write_failures(report, out_dir)
-    if settings.get("qca") is not None:
-        columns = list(report.qca_lesions[0]) if report.qca_lesions else ["file", "frame", "lesion"]
-        write_csv(out_dir / "qca_lesions.csv", report.qca_lesions, columns)
+    for output in outputs:
+        output.end_run(out_dir)
     return report
-
-
-@dataclass(frozen=True)
-class SegmentedFrame:
-    """One frame through the network. image, probabilities: float32 (H, W) in [0, 1]; mask: bool
-    (H, W), probabilities >= threshold; index: from 1; ms: standardise, pad, network, crop,
-    threshold (reading not included)."""
-
-    index: int
-    image: np.ndarray
-    probabilities: np.ndarray
-    mask: np.ndarray
-    ms: float
 
 
 def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRule,
@@ -173,45 +166,20 @@ def segment_frames(net: Net, info: MediaInfo, *, threshold: float, gray: GrayRul
         raise DataError(f"{info.path}: {index} frames decoded, the header announces {info.n_frames}")
 
 
-def _predict_one(net: Net, info: MediaInfo, base: Path, rows: csv.DictWriter, bar: tqdm,
-                 report: PredictReport, *, threshold: float, gray: GrayRule, tta: TTA,
-                 window: int | None, probabilities: bool, overlays: bool,
-                 video: VideoFormat | None, dicom_seg: bool = False, qca: QCASettings | None = None) -> None:
-    """Stream one file's frames through the net into its OutputWriter and summary rows; every
+def _predict_one(segmenter: Segmenter, info: MediaInfo, base: Path, outputs: list[Output],
+                 rows: csv.DictWriter, bar: tqdm, report: PredictReport) -> None:
+    """Stream one file's frames through the net into the outputs and the summary rows; every
     frame done counts in report.n_frames, also when a later one fails."""
-    try:
-        writer = OutputWriter(base, cine=info.n_frames > 1, height=info.height, width=info.width,
-                              probabilities=probabilities, overlays=overlays, video=video,
-                              fps=info.fps or DEFAULT_FPS)
-    except OSError as error:
-        raise write_error(error.filename or base.parent, error) from None
-    try:
-        dicom_mask = DicomMaskWriter(info.path) if dicom_seg and info.kind == "dicom" else None
-        if dicom_seg and dicom_mask is None:
-            log.info("%s: not a DICOM file, so no DICOM mask (--dicom-seg)", info.path)
-        measure = QCAWriter(base, info.path, qca, is_dicom=info.kind == "dicom") if qca is not None else None
-        for frame in segment_frames(net, info, threshold=threshold, gray=gray, tta=tta, window=window):
-            writer.add(frame.image, frame.probabilities, frame.mask)
-            if dicom_mask is not None:
-                dicom_mask.add(frame.mask)
-            if measure is not None:
-                measure.add(frame.index, frame.image, frame.probabilities, frame.mask)
-            rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
-                           "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
-                           "ms_per_frame": f"{frame.ms:.2f}"})
-            report.n_frames += 1
-            bar.update(1)
-        if dicom_mask is not None:
-            dicom_mask.write(base)
-        if measure is not None:
-            report.qca_lesions += measure.close()
-        writer.close()
-    except OSError as error:
-        writer.abort()
-        raise write_error(f"{base}_*", error) from None
-    except BaseException:
-        writer.abort()
-        raise
+
+    def done(frame: SegmentedFrame) -> None:
+        rows.writerow({"file": str(info.path), "frame": frame.index, "height": info.height,
+                       "width": info.width, "vessel_fraction": f"{frame.mask.mean():.6f}",
+                       "ms_per_frame": f"{frame.ms:.2f}"})
+        report.n_frames += 1
+        bar.update(1)
+
+    source = Source(info.path, info, base, fps=info.fps or DEFAULT_FPS)
+    write_input(segmenter.frames(info), outputs, source, on_frame=done)
 
 
 def _fail(report: PredictReport, path: Path, error: DskdError) -> None:

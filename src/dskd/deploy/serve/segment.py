@@ -1,11 +1,12 @@
 """One upload through the model, as `dskd predict` runs it: the file is probed, checked against
 the frame and side limits, and its frames streamed one at a time through `segment_frames` into
-predict's OutputWriter, inside the request's folder. The mask file is therefore the one
-`dskd predict` writes, byte for byte in its pixels: `<stem>_mask.png`, or a multi-page
+predict's outputs (deploy.outputs), inside the request's folder. The mask file is therefore the
+one `dskd predict` writes, byte for byte in its pixels: `<stem>_mask.png`, or a multi-page
 `<stem>_mask.tif` for a cine.
 
-With previews (what the page shows) each frame is also written as a JPEG of the image and a PNG
-of the mask, in the same folder; memory does not grow with the number of frames.
+With previews (what the page shows; PreviewOutput, one more output) each frame is also written as
+a JPEG of the image and a PNG of the mask, in the same folder; memory does not grow with the
+number of frames.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from PIL import Image
 
 from dskd.data.io import GrayRule, write_png
 from dskd.data.media import MediaInfo, probe
-from dskd.deploy.outputs import OutputWriter
+from dskd.deploy.outputs import Output, SegmentedFrame, Source, choose_outputs, write_input
+from dskd.deploy.outputs.qca import QCAOutput
 from dskd.deploy.predict import DEFAULT_FPS, segment_frames
-from dskd.deploy.qca_writer import QCASettings, QCAWriter
+from dskd.deploy.qca_writer import QCASettings
 from dskd.deploy.serve.errors import RequestError
 from dskd.deploy.serve.limits import Deadline
 from dskd.deploy.serve.upload import Upload
@@ -95,6 +97,18 @@ def probe_upload(upload: Upload, *, max_frames: int, max_side: int) -> MediaInfo
     return info
 
 
+class PreviewOutput(Output):
+    """Each frame as an 8-bit JPEG (display only) and its mask as a 0/255 PNG (exact), in
+    <folder>/<frame>.jpg and <frame>_mask.png, for the page."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.written: list[tuple[Path, Path]] = []
+
+    def add(self, frame: SegmentedFrame) -> None:
+        self.written.append(_write_preview(self.folder, frame.index, frame.image, frame.mask))
+
+
 def segment_upload(net: Net, upload: Upload, info: MediaInfo, folder: Path, *, threshold: float,
                    gray: GrayRule, window: int | None, probabilities: bool, previews: bool,
                    deadline: Deadline, qca: QCASettings | None = None) -> Segmentation:
@@ -105,35 +119,31 @@ def segment_upload(net: Net, upload: Upload, info: MediaInfo, folder: Path, *, t
     """
     result = Segmentation(upload, info, threshold)
     base = folder / "out" / upload.stem
-    writer = OutputWriter(base, cine=result.cine, height=info.height, width=info.width,
-                          probabilities=probabilities, overlays=False, video=None, fps=result.fps)
-    # The same QCA as `dskd predict --qca` (deploy.qca_writer), so the figures agree.
-    measure = QCAWriter(base, upload.path, qca, is_dicom=info.kind == "dicom") if qca is not None else None
+    # The outputs of `dskd predict` (the QCA too, so the figures agree), without its pictures.
+    outputs = choose_outputs(probabilities=probabilities, overlays=False, qca=qca)
+    shown = PreviewOutput(folder / "previews") if previews else None
+    if shown is not None:
+        outputs.append(shown)
+
+    def done(frame: SegmentedFrame) -> None:
+        result.figures.append({"frame": frame.index, "vessel_fraction": float(frame.mask.mean()),
+                               "ms_per_frame": round(frame.ms, 3)})
+        deadline.check()
+
     try:
-        for frame in segment_frames(net, info, threshold=threshold, gray=gray, window=window):
-            writer.add(frame.image, frame.probabilities, frame.mask)
-            result.figures.append({"frame": frame.index, "vessel_fraction": float(frame.mask.mean()),
-                                   "ms_per_frame": round(frame.ms, 3)})
-            if previews:
-                result.previews.append(_write_preview(folder / "previews", frame.index, frame.image,
-                                                      frame.mask))
-            if measure is not None:
-                measure.add(frame.index, frame.image, frame.probabilities, frame.mask)
-            deadline.check()
-        if measure is not None:
-            measure.close()
-            text = base.with_name(f"{upload.stem}_qca.json").read_text()
-            # The client's file name wherever the server's copy is named (source, calibration).
-            text = text.replace(json.dumps(str(upload.path))[1:-1], upload.name).replace(
-                upload.path.name, upload.name)
-            result.qca = json.loads(text)
-        writer.close()
+        write_input(segment_frames(net, info, threshold=threshold, gray=gray, window=window), outputs,
+                    Source(upload.path, info, base, fps=result.fps), on_frame=done)
     except DataError as error:
-        writer.abort()
         raise RequestError(422, _message(error, upload)) from None
-    except BaseException:
-        writer.abort()
-        raise
+    if shown is not None:
+        result.previews = shown.written
+    measured = next((o for o in outputs if isinstance(o, QCAOutput)), None)
+    if measured is not None and measured.report is not None:
+        text = measured.report.read_text()
+        # The client's file name wherever the server's copy is named (source, calibration).
+        text = text.replace(json.dumps(str(upload.path))[1:-1], upload.name).replace(
+            upload.path.name, upload.name)
+        result.qca = json.loads(text)
     suffix = ".tif" if result.cine else ".png"
     result.files["mask"] = base.with_name(f"{upload.stem}_mask{suffix}")
     if probabilities:
