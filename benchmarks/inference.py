@@ -23,11 +23,9 @@ The machine's load average is recorded with the results: numbers taken on a busy
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -48,6 +46,7 @@ from dskd.data.synthetic import synth_angiogram
 from dskd.deploy.export import export_model
 from dskd.inference import frame_probabilities
 from dskd.inference.backends import OnnxNet, TorchNet
+from dskd.inference.machine import cpu_name
 from dskd.models import build_model
 
 REAL_TIME_FPS = 15.0
@@ -210,13 +209,7 @@ def bench_gpu(models, args) -> list[dict]:
 
 
 def machine() -> dict:
-    cpu = platform.processor() or "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
+    return {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__, "torch_threads": torch.get_num_threads(),
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 

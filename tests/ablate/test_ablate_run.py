@@ -21,6 +21,7 @@ from dskd.checkpoint import load_checkpoint
 from dskd.cli import main
 from dskd.config import load_config
 from dskd.data.readers import read_cases
+from dskd.inference.machine import describe_machine
 from dskd.training.fit import fit
 from tests.conftest import TINY_OVERRIDES
 
@@ -77,6 +78,8 @@ def test_local_pool_resumes_scores_then_skips(grid_file, tmp_path, monkeypatch, 
     assert "(resume)" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
     trained_by = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_by"]
     assert len(trained_by) == 1 and len(trained_by[0].split("+")[0]) == 40  # the resumed session's
+    trained_on = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_on"]
+    assert trained_on == [describe_machine()]
     for cell in (finished, stopped):
         assert load_checkpoint(run_dir(out, cell) / "last.pt")["epoch"] == 2
         result = json.loads((out / "results" / f"dice.{cell.key}.json").read_text())

@@ -92,7 +92,8 @@ def test_a_result_names_the_file_its_run_started_from(tmp_path):
 
     def result(config):
         return build_result(grid="g", reference="a", cell=Cell(Variant("a", ()), 1, 0), config=config,
-                            config_hash="h", commit="c", trained_by=[], seconds=1.0, figures={})
+                            config_hash="h", commit="c", trained_by=[], trained_on=[], seconds=1.0,
+                            figures={})
 
     first = result(config)["init_sha256"]
     assert first == file_sha256(init)

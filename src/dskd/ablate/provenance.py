@@ -1,5 +1,5 @@
-"""What made a run: the commits of the code that trained it, its training time, and the initial
-weights it started from (for the run's result JSON)."""
+"""What made a run: the commits of the code that trained it, the machines it trained on, its
+training time, and the initial weights it started from (for the run's result JSON)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 
 from dskd.checkpoint import file_sha256
 from dskd.config import Config
+from dskd.inference.machine import describe_machine
 
-__all__ = ["record_training_commit", "training_commits", "wall_seconds", "initial_weights"]
+__all__ = ["record_training_commit", "training_commits", "record_training_machine", "training_machines",
+           "wall_seconds", "initial_weights"]
 
 
 def record_training_commit(run_folder: Path, commit: str) -> None:
@@ -26,6 +28,23 @@ def training_commits(run_folder: Path) -> list[str]:
     """The commits of the code that trained the run, in order ([] when not recorded)."""
     path = run_folder / "commit.txt"
     return path.read_text().split() if path.is_file() else []
+
+
+def record_training_machine(run_folder: Path) -> None:
+    """Append this machine (CPU, cores, bf16 units) to run_folder's machine.txt (once in a row): a
+    run resumed elsewhere lists both, so its wall time is read against the right CPUs."""
+    known = training_machines(run_folder)
+    here = describe_machine()
+    if not known or known[-1] != here:
+        run_folder.mkdir(parents=True, exist_ok=True)
+        with open(run_folder / "machine.txt", "a") as handle:
+            handle.write(here + "\n")
+
+
+def training_machines(run_folder: Path) -> list[str]:
+    """The machines the run trained on, in order ([] when not recorded)."""
+    path = run_folder / "machine.txt"
+    return path.read_text().splitlines() if path.is_file() else []
 
 
 def wall_seconds(run_folder: Path) -> float:

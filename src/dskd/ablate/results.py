@@ -2,7 +2,8 @@
 
     {"format": 1, "grid": "components", "reference": "dice", "variant": "dskd",
      "overrides": ["loss.objective=dskd"], "fold": 0, "seed": 0,
-     "commit": "5d2d692...", "trained_by": ["94f410b..."], "config_hash": "3f2a...",
+     "commit": "5d2d692...", "trained_by": ["94f410b..."],
+     "trained_on": ["Intel(R) Xeon(R) Processor, 2 cores, bf16 units: AMX"], "config_hash": "3f2a...",
      "epochs": 30, "wall_seconds": 412.5,   (+ "init_sha256" for a run started from model.init)
      "metrics": ["dice", "cldice", ...],
      "primary":   {"checkpoint": "last.pt", "epoch": 30, "threshold": 0.5,
@@ -11,7 +12,8 @@
 
 The figures are ablate.scoring's (primary: last.pt at 0.5; secondary: best.pt at its chosen
 threshold); "commit" is the code that scored the run, "trained_by" the code that trained it
-(ablate.provenance; [] for a run trained outside dskd ablate). Values have 4 decimals; each
+(ablate.provenance; [] for a run trained outside dskd ablate), "trained_on" the machines it
+trained on (absent in results from before 2026-12-07). Values have 4 decimals; each
 image's list follows "metrics". The files are committed, so tables can be rebuilt without
 checkpoints. This module is the file format only: its path, building, writing and reading.
 """
@@ -41,10 +43,12 @@ def result_path(results: str | Path, cell: Cell) -> Path:
 
 
 def build_result(*, grid: str, reference: str, cell: Cell, config: Config, config_hash: str,
-                 commit: str, trained_by: list[str], seconds: float, figures: dict[str, dict]) -> dict:
+                 commit: str, trained_by: list[str], trained_on: list[str], seconds: float,
+                 figures: dict[str, dict]) -> dict:
     return {"format": FORMAT, "grid": grid, "reference": reference, "variant": cell.variant.name,
             "overrides": list(cell.variant.overrides), "fold": cell.fold, "seed": cell.seed,
-            "commit": commit, "trained_by": trained_by, "config_hash": config_hash,
+            "commit": commit, "trained_by": trained_by,
+            **({"trained_on": trained_on} if trained_on else {}), "config_hash": config_hash,
             "epochs": config.optim.epochs, **initial_weights(config),
             "wall_seconds": None if math.isnan(seconds) else seconds, "metrics": list(FIGURES),
             **figures}

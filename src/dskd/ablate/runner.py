@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from dskd.ablate.grid import Cell, Grid, GridError
-from dskd.ablate.provenance import record_training_commit, training_commits, wall_seconds
+from dskd.ablate.provenance import (
+    record_training_commit,
+    record_training_machine,
+    training_commits,
+    training_machines,
+    wall_seconds,
+)
 from dskd.ablate.results import build_result, read_result, result_path, write_result
 from dskd.ablate.reuse import index_results
 from dskd.ablate.runs import (
@@ -136,6 +142,7 @@ def _train(job: CellJob, config: Config, state: RunState) -> None:
     if resume:
         overrides += resume_overrides(state.stored or {}, config)  # later values win
     record_training_commit(folder, git_commit())
+    record_training_machine(folder)
     train_in_process(job.base, overrides, folder, resume=resume, threads=job.threads)
 
 
@@ -163,6 +170,6 @@ def run_cell(job: CellJob) -> str:
     figures = score_run(folder, config, cell.fold)
     result = build_result(grid=job.grid, reference=job.reference, cell=cell, config=config,
                           config_hash=config_hash(config), commit=git_commit(),
-                          trained_by=training_commits(folder),
+                          trained_by=training_commits(folder), trained_on=training_machines(folder),
                           seconds=wall_seconds(folder), figures=figures)
     return str(write_result(Path(job.result), result))
