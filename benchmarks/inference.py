@@ -1,5 +1,6 @@
-"""Inference speed of dskd models: frames/s per model and backend setting, achieved GFLOP/s
-against this machine's measured matrix-product peak, and (with CUDA) batch throughput with AMP.
+"""Inference speed of dskd models: frames/s per model and backend setting, against this machine's
+ceilings (benchmarks/peak.py: a matrix-product peak per data type, a memory bandwidth), and (with
+CUDA) batch throughput with AMP.
 
     python benchmarks/inference.py --configs depth=4,width=4 depth=4,width=8 depth=4,width=16 \\
         --checkpoints runs/cimat/best.pt --size 512 --out benchmarks/results/inference_cpu.md
@@ -17,6 +18,13 @@ A frame is timed end to end as `dskd predict` runs it (standardise, pad, network
 warm-up; fps is 1 / median frame time. FLOPs are counted once per model with
 torch.utils.flop_counter (convolutions and matrix products, 2 per multiply-add). "max |dp|" and
 "mask px changed" compare a setting's probabilities with `torch eager` at threshold 0.5.
+
+Each row is set against its own data type's measured peak (bf16 rows against the bf16 peak), and
+against a roofline: the frame's time can be no less than its FLOPs at that peak, nor than its
+activation traffic at the measured memory bandwidth. The traffic counts each convolution's input
+and output once at the setting's element size (what a fused runtime must at least move); tensors
+that stay in the last-level cache move faster, so a memory-bound row may beat its roofline, and
+then says so rather than reading as a fraction of an arithmetic peak it could never approach.
 The machine's load average is recorded with the results: numbers taken on a busy machine are low.
 """
 
@@ -50,6 +58,8 @@ from dskd.inference.machine import cpu_name
 from dskd.models import build_model
 
 REAL_TIME_FPS = 15.0
+sys.path.insert(0, str(Path(__file__).parent))
+from peak import ceilings, report_lines  # noqa: E402
 
 
 class EagerNet:
@@ -130,13 +140,32 @@ def time_calls(call: Callable[[], object], *, warmup: int, frames: int, budget_s
     return times
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int, repeats: int = 5) -> float:
-    """Best GFLOP/s of an n x n matrix product: the practical ceiling for dense arithmetic."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = time_calls(lambda: a @ b, warmup=2, frames=repeats, budget_s=30.0, sync=sync)
-    return 2 * n**3 / min(times) / 1e9
+def count_traffic(model: torch.nn.Module, size: int, element_bytes: int) -> float:
+    """Bytes a frame must move at least: every convolution's input and output once."""
+    moved = [0]
+
+    def hook(_module, inputs, output):
+        moved[0] += (inputs[0].numel() + output.numel()) * element_bytes
+
+    convolutions = (torch.nn.Conv2d, torch.nn.ConvTranspose2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, convolutions)]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, size, size), with_side_outputs=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return float(moved[0])
+
+
+def setting_dtype(variant: str) -> str:
+    return "bfloat16" if "bf16" in variant else "float32"
+
+
+def roofline(flops: float, traffic: float, peak_gops: float, bandwidth_gbs: float) -> tuple[float, str]:
+    """(least seconds per frame, "compute" or "memory": which ceiling sets it)."""
+    compute, memory = flops / peak_gops / 1e9, traffic / bandwidth_gbs / 1e9
+    return max(compute, memory), ("compute" if compute >= memory else "memory")
 
 
 def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int, *,
@@ -158,7 +187,7 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
     return variants
 
 
-def bench_cpu(models, args, peak: float, *, bf16: bool) -> list[dict]:
+def bench_cpu(models, args, limits: dict, *, bf16: bool) -> list[dict]:
     image = synth_angiogram(np.random.default_rng(0), args.size)[0]
     rows = []
     for label, model, trained in models:
@@ -173,11 +202,18 @@ def bench_cpu(models, args, peak: float, *, bf16: bool) -> list[dict]:
                 times = time_calls(lambda net=net: frame_probabilities(net, image), warmup=args.warmup,
                                    frames=args.frames, budget_s=args.budget)
                 median = statistics.median(times)
+                dtype = setting_dtype(name)
+                peak = limits["peaks"][dtype]["measured"]["gops"]
+                traffic = count_traffic(model, args.size, 2 if dtype == "bfloat16" else 4)
+                least, bound = roofline(flops, traffic, peak, limits["bandwidth_gbs"])
                 rows.append({
                     "model": label, "trained": trained, "variant": name, "size": args.size,
                     "gflop_per_frame": flops / 1e9, "frames_timed": len(times),
                     "fps": 1 / median, "ms_per_frame": 1000 * median,
-                    "gflops": flops / median / 1e9, "peak_fraction": flops / median / 1e9 / peak,
+                    "gflops": flops / median / 1e9, "dtype": dtype,
+                    "peak_fraction": flops / median / 1e9 / peak,
+                    "mb_per_frame": traffic / 2**20, "bound": bound, "roofline_fps": 1 / least,
+                    "roofline_fraction": least / median,
                     "max_abs_dp": float(np.abs(probs - reference).max()),
                     "mask_changed": float(np.mean((probs >= 0.5) != (reference >= 0.5))),
                 })
@@ -223,21 +259,29 @@ def write_report(path: Path, info: dict, cpu_rows: list[dict], gpu_rows: list[di
         f"threads), onnxruntime {info['onnxruntime']}.  ",
         f"Load average before / after: {info['load_before']} / {info['load_after']} "
         "(above about 0.3 the machine was shared and the figures are low).  ",
-        f"Measured fp32 matrix-product peak: **{info['peak_gflops']:.1f} GFLOP/s** "
-        f"(bf16: {info['peak_bf16_gflops']:.1f} GFLOP/s; "
-        + ("bf16 autocast timed below)." if info["bf16_timed"] else
-           "slower than fp32, so `torch bf16 channels_last` is not timed: this CPU has no bf16 units)."),
         "",
-        "| model | GFLOP/frame | setting | frames/s | ms/frame | GFLOP/s | % of peak | max abs dp"
-        " | mask px changed | >= 15 fps |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|:-:|",
+        "## This machine's ceilings (benchmarks/peak.py, same threads)",
+        "",
+        *report_lines(info["ceilings"]),
+        "",
+        ("bf16 autocast is timed below." if info["bf16_timed"] else
+         "bf16 is slower than float32 here (no bf16 units), so `torch bf16 channels_last` is not timed."),
+        "",
+        "| model | GFLOP/frame | setting | frames/s | ms/frame | GFLOP/s | % of own dtype's peak "
+        "| MB moved/frame | roofline frames/s (bound) | % of roofline | max abs dp | mask px changed "
+        "| >= 15 fps |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|",
     ]
     for r in cpu_rows:
         lines.append(f"| {r['model']} | {r['gflop_per_frame']:.2f} | {r['variant']} | {r['fps']:.2f} | "
-                     f"{r['ms_per_frame']:.0f} | {r['gflops']:.1f} | {100 * r['peak_fraction']:.0f} | "
+                     f"{r['ms_per_frame']:.0f} | {r['gflops']:.1f} | {100 * r['peak_fraction']:.0f}% "
+                     f"{r['dtype']} | {r['mb_per_frame']:.0f} | {r['roofline_fps']:.0f} ({r['bound']}) | "
+                     f"{100 * r['roofline_fraction']:.0f}% | "
                      f"{r['max_abs_dp']:.1e} | {100 * r['mask_changed']:.3f}% | "
                      f"{'yes' if r['fps'] >= REAL_TIME_FPS else 'no'} |")
     lines += ["", "frames/s: 1 / median time of a whole frame (standardise, pad, network, crop) at batch 1.",
+              "% of roofline: the roofline's least frame time over the measured one; above 100% the "
+              "activations stayed in cache (the traffic count assumes they go to memory).",
               "max abs dp, mask px changed: against `torch eager` on the same image, threshold 0.5 "
               "(meaningful for trained checkpoints only)."]
     if gpu_rows:
@@ -263,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", nargs="*", default=[], help="run only these settings (names as listed)")
     parser.add_argument("--gpu-batches", nargs="*", type=int, default=[1, 8, 32])
     parser.add_argument("--no-gpu", action="store_true")
-    parser.add_argument("--peak-size", type=int, default=2048, help="matrix side for the fp32 peak")
+    parser.add_argument("--peak-sizes", type=int, nargs="+", default=[512, 1024, 2048],
+                        help="matrix sides tried for each data type's peak (benchmarks/peak.py)")
     parser.add_argument("--out", default="benchmarks/results/inference_cpu.md")
     args = parser.parse_args(argv)
     if not args.configs and not args.checkpoints:
@@ -271,16 +316,15 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     info = {**machine(), "size": args.size, "command": "python benchmarks/inference.py " +
             " ".join(sys.argv[1:] if argv is None else argv), "load_before": round(os.getloadavg()[0], 2)}
-    cpu = torch.device("cpu")
-    info["peak_gflops"] = matmul_peak(cpu, torch.float32, args.peak_size)
-    info["peak_bf16_gflops"] = matmul_peak(cpu, torch.bfloat16, min(512, args.peak_size), repeats=3)
-    print(f"matmul peak: {info['peak_gflops']:.1f} GFLOP/s fp32, {info['peak_bf16_gflops']:.1f} bf16",
-          flush=True)
+    info["ceilings"] = ceilings(args.threads, args.peak_sizes)
+    torch.set_num_threads(args.threads)
+    print("\n".join(report_lines(info["ceilings"])), flush=True)
     models = load_models(args.configs, args.checkpoints)
     # Without bf16 units a bf16 product is emulated, many times slower than fp32: the setting
     # cannot win, and at 512 px it would take minutes per frame. Measured, not read from flags.
-    info["bf16_timed"] = info["peak_bf16_gflops"] > info["peak_gflops"]
-    cpu_rows = bench_cpu(models, args, info["peak_gflops"], bf16=info["bf16_timed"])
+    peaks = info["ceilings"]["peaks"]
+    info["bf16_timed"] = (peaks["bfloat16"]["measured"]["gops"] or 0) > peaks["float32"]["measured"]["gops"]
+    cpu_rows = bench_cpu(models, args, info["ceilings"], bf16=info["bf16_timed"])
     gpu_rows = bench_gpu(models, args) if torch.cuda.is_available() and not args.no_gpu else []
     info["load_after"] = round(os.getloadavg()[0], 2)
     write_report(Path(args.out), info, cpu_rows, gpu_rows)

@@ -27,12 +27,16 @@ def test_runs_on_a_tiny_setting(bench, tmp_path):
     out = tmp_path / "bench.md"
     with torch_threads(1):
         bench.main(["--configs", "depth=2,width=4", "--checkpoints", str(checkpoint), "--size", "32",
-                    "--frames", "3", "--warmup", "1", "--budget", "1", "--peak-size", "256",
+                    "--frames", "3", "--warmup", "1", "--budget", "1", "--peak-sizes", "64",
                     "--no-gpu", "--out", str(out)])
     result = json.loads(out.with_suffix(".json").read_text())
     variants = {row["variant"] for row in result["cpu_rows"]}
     assert {"torch eager", "torch channels_last", "torch frozen", "onnxruntime"} <= variants
     assert all(row["fps"] > 0 and row["gflops"] > 0 for row in result["cpu_rows"])
+    # every row against its own data type's ceiling and a roofline that bounds it
+    rows, limits = result["cpu_rows"], result["ceilings"]
+    assert all(row["roofline_fps"] > 0 and row["bound"] in ("compute", "memory") for row in rows)
+    assert limits["bandwidth_gbs"] > 0 and limits["peaks"]["float32"]["measured"]["gops"] > 0
     trained = [row for row in result["cpu_rows"] if row["trained"]]
     assert trained and all(row["max_abs_dp"] < 1e-4 for row in trained if "bf16" not in row["variant"])
     assert "| onnxruntime |" in out.read_text()

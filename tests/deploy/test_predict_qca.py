@@ -49,10 +49,22 @@ def test_predict_qca_reads_the_peak_frame_in_mm_from_the_dicom(oracle, tmp_path)
     with open(out / "run_qca_frames.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 12 and [r["read"] for r in rows].count("True") == 1
+    # The lesion read, followed over the 5 frames on each side: found on each, near its %DS.
+    with open(out / "run_qca_stability.csv", newline="") as handle:
+        stability = list(csv.DictReader(handle))
+    read = report["frame"]
+    assert [int(r["frame"]) for r in stability] == list(range(max(1, read - 5), min(12, read + 5) + 1))
+    assert all(r["found"] == "True" and abs(float(r["percent_diameter_stenosis"]) - 60) < 15 for r in stability)
+    [summary] = report["stability"]
+    assert summary["found_in"] == summary["frames"] == len(stability) and summary["unit"] == "mm"
+    assert (out / "run_qca_stability.png").is_file()
+    assert "Stability over frames" in (out / "run_qca.html").read_text()
     # --qca-frame overrides the choice; a frame that does not exist fails that file only.
     assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(tmp_path / "f3"),
                  "--qca", "--qca-frame", "3", "--threshold", "0.5"]) == 0
     assert json.loads((tmp_path / "f3" / "run_qca.json").read_text())["frame"] == 3
+    with open(tmp_path / "f3" / "run_qca_stability.csv", newline="") as handle:
+        assert [int(r["frame"]) for r in csv.DictReader(handle)] == list(range(1, 9))
     assert main(["predict", "--checkpoint", str(checkpoint), str(source), "--out", str(tmp_path / "f99"),
                  "--qca", "--qca-frame", "99", "--threshold", "0.5"]) == 1
     assert "--qca-frame 99, but it has 12 frame(s)" in (tmp_path / "f99" / "failed.txt").read_text()

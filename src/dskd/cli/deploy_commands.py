@@ -31,9 +31,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
         calibration, catheter = calibration_from_args(args)
         qca = QCASettings(calibration=calibration, min_stenosis=args.min_stenosis, frame=args.qca_frame,
-                          catheter=catheter, dicom_sr=args.dicom_sr)
-    elif any(v is not None for v in (args.mm_per_px, args.dicom, args.catheter, args.qca_frame)):
-        raise DskdError("the QCA options (--mm-per-px, --dicom, --catheter, --qca-frame) go with --qca")
+                          catheter=catheter, dicom_sr=args.dicom_sr,
+                          stability_frames=5 if args.qca_stability is None else args.qca_stability)
+    elif any(v is not None for v in (args.mm_per_px, args.dicom, args.catheter, args.qca_frame,
+                                     args.qca_stability)):
+        raise DskdError("the QCA options (--mm-per-px, --dicom, --catheter, --qca-frame, --qca-stability) "
+                        "go with --qca")
     outputs = choose_outputs(probabilities=args.probabilities, overlays=not args.no_overlays,
                              video=args.video, dicom_seg=args.dicom_seg, qca=qca)
     report = predict_files(args.checkpoint, args.inputs, args.out, outputs, backend=args.backend,
@@ -136,6 +139,9 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
                         "study (implies --qca; docs/qca.md)")
     p.add_argument("--qca-frame", type=int, default=None, metavar="N",
                    help="with --qca: read frame N (from 1) of every cine instead of choosing one")
+    p.add_argument("--qca-stability", type=int, default=None, metavar="N",
+                   help="with --qca: follow the lesions of the frame read through N frames on each side "
+                        "of a cine (<name>_qca_stability.csv/.png; default 5, 0 for none)")
     p.add_argument("--min-stenosis", type=float, default=50.0,
                    help="with --qca: report lesions of at least this %% diameter stenosis (default 50)")
     add_calibration_options(p, default="a DICOM input's own spacing, else pixels")

@@ -98,8 +98,10 @@ def _read(item: QCAInput) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | N
 
 
 def write_frame_outputs(out_dir: Path, name: str, result: FrameQCA, *, background: np.ndarray,
-                        frame: int | None = None, frame_choice: str | None = None) -> list[Path]:
-    """The CSVs, JSON, pictures and printable page of one frame's QCA (module docstring)."""
+                        frame: int | None = None, frame_choice: str | None = None,
+                        stability: dict | None = None) -> list[Path]:
+    """The CSVs, JSON, pictures and printable page of one frame's QCA (module docstring);
+    `stability` (a cine's, from deploy.qca_writer) goes into the page."""
     from dskd.deploy.qca_pictures import write_lesion_profiles, write_overlay
     from dskd.deploy.qca_report import write_qca_report
 
@@ -111,7 +113,7 @@ def write_frame_outputs(out_dir: Path, name: str, result: FrameQCA, *, backgroun
     paths.append(write_overlay(out_dir / f"{name}_qca.png", background, result))
     paths += write_lesion_profiles(out_dir, name, result)
     paths.append(write_qca_report(out_dir, name, result, pictures=list(paths), frame=frame,
-                                  frame_choice=frame_choice))
+                                  frame_choice=frame_choice, stability=stability))
     return paths
 
 

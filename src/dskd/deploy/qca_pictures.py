@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dskd.qca import FrameQCA
+from dskd.qca import Calibration, FrameQCA, LesionReading
 from dskd.qca.lesions import analysable, reference_line
 
 __all__ = ["write_overlay", "write_lesion_profiles"]
@@ -91,3 +91,28 @@ def write_lesion_profiles(out_dir: Path, name: str, result: FrameQCA) -> list[Pa
         fig.savefig(path)
         paths.append(path)
     return paths
+
+
+def write_stability_plot(path: Path, readings: list[LesionReading], *, read_frame: int,
+                         calibration: Calibration) -> Path:
+    """%DS and MLD of each lesion of the frame read (qca.tracking's readings) against the frame;
+    the frame read marked, frames where a lesion was not found left as gaps."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4), dpi=100)
+    ds_axis, mld_axis = fig.subplots(2, 1, sharex=True)
+    for k in sorted({r.lesion for r in readings}):
+        mine = [r for r in readings if r.lesion == k]
+        frames = [r.frame for r in mine]
+        ds_axis.plot(frames, [r.percent_diameter_stenosis for r in mine], "o-", ms=3, label=f"lesion #{k}")
+        mld_axis.plot(frames, [calibration.size(r.mld_px) for r in mine], "o-", ms=3)
+    for axis in (ds_axis, mld_axis):
+        axis.axvline(read_frame, color="0.5", ls="--", lw=1)
+    ds_axis.set_ylabel("% diameter stenosis")
+    mld_axis.set_ylabel(f"MLD ({calibration.unit})")
+    mld_axis.set_xlabel(f"frame (dashed: frame {read_frame}, the one read)")
+    ds_axis.legend(fontsize=7)
+    fig.text(0.01, 0.01, f"calibration: {calibration.source}"[:120], fontsize=6)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    fig.savefig(path)
+    return path

@@ -31,6 +31,7 @@ def write_qca_report(
     pictures: list[Path],
     frame: int | None = None,
     frame_choice: str | None = None,
+    stability: dict | None = None,
 ) -> Path:
     unit, calibration = result.calibration.unit, result.calibration
     rows = lesion_rows(result)
@@ -83,6 +84,7 @@ def write_qca_report(
             f'<img src="{escape(p.name)}" alt="diameter profile"></div>'
             for k, p in enumerate(profiles)
         ),
+        *_stability_section(stability),
         '<p class="note">dskd QCA, a research tool, not a diagnostic device: 2D QCA cannot see '
         "foreshortening, vessel overlap or eccentric lesions seen edge-on (docs/qca.md).</p>",
     ]
@@ -92,3 +94,26 @@ def write_qca_report(
         f"</title><style>{_STYLE}</style></head><body>{''.join(body)}</body></html>\n"
     )
     return path
+
+
+def _stability_section(stability: dict | None) -> list[str]:
+    """The read frame's lesions over the frames around it (deploy.qca_writer), when a cine has them."""
+    if not stability:
+        return []
+    first, last = stability["frames"]
+    header = ["lesion", "found on", "%DS min", "%DS max", "%DS SD", "MLD min", "MLD max"]
+    cells = "".join(
+        "<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in (
+            s["lesion"], f"{s['found_in']} of {s['frames']} frames", s["percent_diameter_stenosis_min"],
+            s["percent_diameter_stenosis_max"], s["percent_diameter_stenosis_sd"],
+            f"{s['mld_min']} {s['unit']}", f"{s['mld_max']} {s['unit']}")) + "</tr>"
+        for s in stability["summary"]
+    )
+    return [
+        f'<div class="lesion"><h2>Stability over frames {first}-{last}</h2>',
+        "<p>Each lesion of the frame read, looked for on the frames around it (the nearest narrowing "
+        "to its minimal lumen point, any severity). A figure that moves much between neighbouring "
+        "frames owes much to the frame chosen.</p>",
+        f"<table><tr>{''.join(f'<th>{escape(h)}</th>' for h in header)}</tr>{cells}</table>",
+        f'<img src="{escape(stability["plot"].name)}" alt="%DS and MLD against the frame"></div>',
+    ]

@@ -10,8 +10,13 @@ plateaus once the vessels are visible (on synthetic cines it read a frame within
 best one so far are kept, so memory does not grow with the run. The outputs are those of
 `dskd qca` (deploy.qca.write_frame_outputs) plus, in `<name>_qca.json`, which frame was read and
 why, and for a cine `<name>_qca_frames.csv` (each frame's opacification, smoothed, and whether it
-was read);
-with dicom_sr, a DICOM input also gets `<name>_qca_sr.dcm`, a measurement report in its study.
+was read). For a cine with lesions, each lesion of the frame read is also followed through the
+`stability_frames` frames on each side (qca.tracking): `<name>_qca_stability.csv` (its %DS, MLD,
+reference and length on every frame), `<name>_qca_stability.png` (%DS and MLD against the frame),
+and a per-lesion summary in the JSON and the HTML report, so a reader sees whether the figure read
+holds over the neighbouring frames. Those frames stay in memory (a bounded history of them), so
+memory still does not grow with the run. With dicom_sr, a DICOM input also gets
+`<name>_qca_sr.dcm`, a measurement report in its study.
 """
 
 from __future__ import annotations
@@ -25,7 +30,17 @@ import numpy as np
 
 from dskd.deploy.qca import CatheterPoint, write_frame_outputs
 from dskd.errors import DataError
-from dskd.qca import PIXELS, Calibration, analyse_frame, from_catheter, lesion_rows, measure_width_at
+from dskd.qca import (
+    PIXELS,
+    Calibration,
+    FrameQCA,
+    analyse_frame,
+    follow_lesions,
+    from_catheter,
+    lesion_rows,
+    measure_width_at,
+    stability_summary,
+)
 from dskd.tables import write_csv
 
 __all__ = ["QCASettings", "QCAWriter", "SMOOTHING"]
@@ -40,6 +55,7 @@ class QCASettings:
     min_stenosis: float = 50.0
     frame: int | None = None  # read this frame (from 1) instead of choosing one
     catheter: CatheterPoint | None = None  # calibrate on a catheter in the frame read
+    stability_frames: int = 5  # frames on each side of the one read where its lesions are followed
     dicom_sr: bool = False  # DICOM inputs: also <name>_qca_sr.dcm (deploy.qca_sr)
 
 
@@ -71,6 +87,11 @@ class QCAWriter:
         if settings.calibration is PIXELS and settings.use_dicom_calibration and is_dicom:
             self.calibration = self._dicom_calibration(source)
         self.window: deque[_Frame] = deque(maxlen=SMOOTHING)
+        # The latest frames, enough to hold the read frame's earlier neighbours when it is chosen
+        # (SMOOTHING // 2 frames after it have arrived by then), and its neighbours once known.
+        self.history: deque[_Frame] = deque(maxlen=settings.stability_frames + SMOOTHING)
+        self.read_index: int | None = None
+        self.around: dict[int, _Frame] = {}
         self.scores: list[float] = []
         self.best: tuple[float, _Frame] | None = None
         self.chosen: _Frame | None = None
@@ -87,9 +108,13 @@ class QCAWriter:
     def add(self, index: int, image: np.ndarray, probabilities: np.ndarray, mask: np.ndarray) -> None:
         frame = _Frame(index, image, probabilities, mask)
         self.scores.append(_opacification(image, mask))
+        self.history.append(frame)
+        if self.read_index is not None and 0 < index - self.read_index <= self.settings.stability_frames:
+            self.around[index] = frame
         if self.settings.frame is not None:
             if index == self.settings.frame:
                 self.chosen = frame
+                self._read(frame)
             return
         self.window.append(frame)
         if len(self.window) == SMOOTHING:  # the middle frame's smoothed opacification is known now
@@ -98,6 +123,13 @@ class QCAWriter:
     def _consider(self, frame: _Frame, smoothed: float) -> None:
         if self.best is None or smoothed > self.best[0]:
             self.best = (smoothed, frame)
+            self._read(frame)
+
+    def _read(self, frame: _Frame) -> None:
+        """frame is (for now) the one read: keep its neighbours from the history."""
+        self.read_index = frame.index
+        reach = self.settings.stability_frames
+        self.around = {f.index: f for f in self.history if 0 < abs(f.index - frame.index) <= reach}
 
     def _choice(self) -> tuple[_Frame, str]:
         if self.settings.frame is not None:
@@ -137,8 +169,9 @@ class QCAWriter:
             min_stenosis=self.settings.min_stenosis,
         )
         name = self.base.name
+        stability = self._stability(result, frame) if len(self.scores) > 1 else None
         write_frame_outputs(self.base.parent, name, result, background=frame.image, frame=frame.index,
-                            frame_choice=reason)
+                            frame_choice=reason, stability=stability)
         report = self.base.parent / f"{name}_qca.json"
         payload = json.loads(report.read_text())
         payload.update(
@@ -147,6 +180,7 @@ class QCAWriter:
                 "frame": frame.index,
                 "frames": len(self.scores),
                 "frame_choice": reason,
+                **({"stability": stability["summary"]} if stability else {}),
             }
         )
         report.write_text(json.dumps(payload, indent=1))
@@ -171,5 +205,39 @@ class QCAWriter:
             )
         return [{"file": str(self.source), "frame": frame.index, **row} for row in lesion_rows(result)]
 
+    def _stability(self, result: FrameQCA, frame: _Frame) -> dict | None:
+        """Follow the read frame's lesions through its neighbours; write the CSV and the plot."""
+        from dskd.deploy.qca_pictures import write_stability_plot
+
+        if self.settings.frame is None and len(self.scores) < SMOOTHING:  # read as the argmax
+            self._read(frame)
+        neighbours = {index: analyse_frame(f.mask, probability=f.probabilities,
+                                           calibration=result.calibration, min_stenosis=0.0)
+                      for index, f in sorted(self.around.items())} if result.lesions else {}
+        if not neighbours:
+            return None
+        readings = follow_lesions(result, frame.index, neighbours)
+        size, unit = result.calibration.size, result.calibration.unit
+        rows = [{"lesion": r.lesion, "frame": r.frame, "offset": r.offset, "found": r.found,
+                 "percent_diameter_stenosis": _rounded(r.percent_diameter_stenosis, 1),
+                 "mld": _rounded(size(r.mld_px)), "reference_diameter": _rounded(size(r.reference_px)),
+                 "length": _rounded(size(r.length_px)), "distance_px": _rounded(r.distance_px, 1),
+                 "unit": unit} for r in readings]
+        name = self.base.name
+        write_csv(self.base.parent / f"{name}_qca_stability.csv", rows, list(rows[0]))
+        summary = [{**{k: v for k, v in s.items() if not k.startswith("mld_px")},
+                    "mld_min": _rounded(size(s["mld_px_min"])), "mld_max": _rounded(size(s["mld_px_max"])),
+                    "unit": unit} for s in stability_summary(readings)]
+        plot = write_stability_plot(self.base.parent / f"{name}_qca_stability.png", readings,
+                                    read_frame=frame.index, calibration=result.calibration)
+        frames = sorted([*neighbours, frame.index])
+        return {"summary": summary, "plot": plot, "frames": (frames[0], frames[-1])}
+
     def abort(self) -> None:
         self.window.clear()
+        self.history.clear()
+        self.around.clear()
+
+
+def _rounded(value: float, digits: int = 4) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), digits)
