@@ -86,6 +86,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
         max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
         max_concurrent=args.max_concurrent, queue=args.queue, timeout_s=args.timeout,
+        header_timeout_s=args.header_timeout,
         window=args.window or None, evaluation=Path(args.evaluation) if args.evaluation else None)
     run_server(settings)
     return 0
@@ -188,6 +189,9 @@ def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
                    help="requests waiting for an inference; beyond them 429 (default 8)")
     p.add_argument("--timeout", type=float, default=180.0,
                    help="seconds for a whole request: upload, wait, inference (default 180)")
+    p.add_argument("--header-timeout", type=float, default=20.0,
+                   help="seconds a connection may take to send its request headers; then it is "
+                        "closed (default 20)")
     p.add_argument("--evaluation", default=None, metavar="SUMMARY.json",
                    help="summary.json of dskd evaluate on this model: test figures in the model card")
     p.set_defaults(func=_cmd_serve)

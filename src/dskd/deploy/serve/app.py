@@ -288,7 +288,10 @@ def run_server(settings: ServeSettings) -> None:
     """Build the application and serve it with uvicorn until interrupted."""
     import uvicorn
 
+    from dskd.deploy.serve.header_deadline import header_deadline_protocol
+
     app = create_app(settings)
     log.info("the page: http://%s:%d/  (API docs: /docs)",
              f"[{settings.host}]" if ":" in settings.host else settings.host, settings.port)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=False,
+                http=header_deadline_protocol(settings.header_timeout_s))

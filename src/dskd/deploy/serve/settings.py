@@ -50,6 +50,7 @@ class ServeSettings:
     max_concurrent: int = 1
     queue: int = 8
     timeout_s: float = 180.0
+    header_timeout_s: float = 20.0  # a connection's request headers, at most (header_deadline.py)
     window: int | None = DEFAULT_WINDOW
     evaluation: Path | None = None
     work_dir: Path | None = None
@@ -68,7 +69,7 @@ class ServeSettings:
                             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
         positive = {"--max-upload-mb": self.max_upload_mb, "--max-frames": self.max_frames,
                     "--max-side": self.max_side, "--max-concurrent": self.max_concurrent,
-                    "--timeout": self.timeout_s}
+                    "--timeout": self.timeout_s, "--header-timeout": self.header_timeout_s}
         for flag, value in positive.items():
             if not value > 0:
                 raise DskdError(f"{flag} {value} must be > 0")
