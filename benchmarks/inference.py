@@ -10,7 +10,9 @@ accuracy columns mean something). Per model, on one synthetic angiogram of --siz
 - `torch eager`: float32, NCHW, torch.no_grad(), as a model is usually run;
 - `torch inference_mode`, `torch channels_last` (+ inference mode), `torch frozen` (TorchScript
   trace, freeze, optimize_for_inference: BatchNorm folded into the convolutions), `torch bf16`
-  (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX);
+  (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX),
+  `torch compiled` and `torch bf16 compiled` (the same through torch.compile, `--compile`; its
+  compilation happens in the warm-up and is not timed);
 - `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on, the
   worker threads blocking between runs (dskd's setting); `onnxruntime spin-wait`: the same with
   ONNX Runtime's default, workers busy-waiting after each run.
@@ -179,11 +181,15 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
         "torch frozen": FrozenNet(model, size),
         "torch bf16 channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                              autocast_dtype=torch.bfloat16),
+        "torch compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
+                                                 compile=True),
+        "torch bf16 compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
+                                                      autocast_dtype=torch.bfloat16, compile=True),
         "onnxruntime": OnnxNet(onnx_path, threads=threads),
         "onnxruntime spin-wait": OnnxNet(onnx_path, threads=threads, spin_wait=True),
     }
     if not bf16:
-        del variants["torch bf16 channels_last"]
+        del variants["torch bf16 channels_last"], variants["torch bf16 compiled channels_last"]
     return variants
 
 

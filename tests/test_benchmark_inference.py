@@ -28,6 +28,7 @@ def test_runs_on_a_tiny_setting(bench, tmp_path):
     with torch_threads(1):
         bench.main(["--configs", "depth=2,width=4", "--checkpoints", str(checkpoint), "--size", "32",
                     "--frames", "3", "--warmup", "1", "--budget", "1", "--peak-sizes", "64",
+                    "--only", "torch eager", "torch channels_last", "torch frozen", "onnxruntime",
                     "--no-gpu", "--out", str(out)])
     result = json.loads(out.with_suffix(".json").read_text())
     variants = {row["variant"] for row in result["cpu_rows"]}

@@ -43,7 +43,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                            threshold=args.threshold, device=args.device,
                            amp=_PRECISION["bf16" if args.amp else args.precision],
                            channels_last=args.channels_last, threads=args.threads, tta=args.tta,
-                           window=args.window)
+                           window=args.window, compile=args.compile)
     rate = report.n_frames / max(report.seconds, 1e-9)
     # Frames count what was done, those of a file that failed part-way too (their summary rows stay).
     print(f"{report.n_frames} frames predicted ({rate:.1f} frames/s); outputs of {report.n_files} "
@@ -86,7 +86,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         token=args.token or os.environ.get("DSKD_SERVE_TOKEN") or None,
         max_upload_mb=args.max_upload_mb, max_frames=args.max_frames, max_side=args.max_side,
         max_concurrent=args.max_concurrent, queue=args.queue, timeout_s=args.timeout,
-        header_timeout_s=args.header_timeout,
+        header_timeout_s=args.header_timeout, compile=args.compile,
         window=args.window or None, evaluation=Path(args.evaluation) if args.evaluation else None)
     run_server(settings)
     return 0
@@ -119,6 +119,10 @@ def _add_predict_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--amp", action="store_true", help="the same as --precision bf16 (kept for old scripts)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="torch backend: channels-last memory layout (default; 1.5-2x faster on CPUs)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch backend: run the network through torch.compile (faster per frame, see "
+                        "docs/inference.md; compiles on the first frame of each size; needs a C++ "
+                        "compiler; default off)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (default 0: the library's choice)")
     p.add_argument("--tta", nargs="?", const="flips", default="none",
                    choices=["none", "flips", "dihedral"],
@@ -189,6 +193,9 @@ def _add_export_and_serve_commands(sub: argparse._SubParsersAction) -> None:
                    help="requests waiting for an inference; beyond them 429 (default 8)")
     p.add_argument("--timeout", type=float, default=180.0,
                    help="seconds for a whole request: upload, wait, inference (default 180)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch backend: run the network through torch.compile (faster per frame, see "
+                        "docs/inference.md; compiles at start-up and on each new frame size; default off)")
     p.add_argument("--header-timeout", type=float, default=20.0,
                    help="seconds a connection may take to send its request headers; then it is "
                         "closed (default 20)")

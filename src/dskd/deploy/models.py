@@ -4,6 +4,7 @@ an ensemble of them, with its decision threshold and the gray rule of its traini
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from dskd.data.io import GrayRule
@@ -17,15 +18,18 @@ __all__ = ["load_ensemble", "load_net"]
 
 log = logging.getLogger(__name__)
 
+COMPILE_SIZE = 512  # --compile compiles for this frame side at load (CIMAT's, and the tiling window's)
+
 
 def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str = "cpu",
              amp: Amp = "auto", channels_last: bool = True, threads: int = 0,
-             threshold: float | None = None) -> tuple[Net, float, GrayRule]:
+             threshold: float | None = None, compile: bool = False) -> tuple[Net, float, GrayRule]:
     """(backend net, decision threshold, colour-to-gray rule of its training data) from a
     checkpoint (torch) or an exported model (onnxruntime).
 
     amp: the torch backend's precision: "auto" (bf16 autocast where the CPU or GPU has bf16
     units, float32 elsewhere; dskd.inference.precision), True (bf16) or False (float32).
+    compile: the torch backend through torch.compile (inference.backends.TorchNet).
 
     threshold: the user's, checked and returned in place of the model's own (None: the model's,
     which must then be in (0, 1)).
@@ -40,9 +44,9 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
         if not is_onnx:
             raise CheckpointError(f"{model_path}: --backend onnxruntime needs an exported model; "
                                   f"run `dskd export {model_path} --out model.onnx` first")
-        if device != "cpu" or amp is True:
+        if device != "cpu" or amp is True or compile:
             raise DskdError("--backend onnxruntime runs on the CPU in float32; "
-                            "drop --device and --precision bf16")
+                            "drop --device, --precision bf16 and --compile")
         net = OnnxNet(model_path, threads=threads)
         if threshold is None and not 0.0 < net.threshold < 1.0:
             raise CheckpointError(f"{model_path}: stored threshold {net.threshold!r} is not in (0, 1); "
@@ -57,7 +61,17 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
     model, config, stored = load_model(model_path, check_threshold=threshold is None)
     autocast_dtype, why = resolve_autocast(amp, torch_device)
     log.info("precision: %s", why)
-    net = TorchNet(model, torch_device, channels_last=channels_last, autocast_dtype=autocast_dtype)
+    net = TorchNet(model, torch_device, channels_last=channels_last, autocast_dtype=autocast_dtype,
+                   compile=compile)
+    if compile:  # compile now for the usual 512x512 frame (and fail now, in one line, if it cannot)
+        import numpy as np
+
+        from dskd.inference import frame_probabilities
+
+        clock = time.perf_counter()
+        frame_probabilities(net, np.zeros((COMPILE_SIZE, COMPILE_SIZE), np.float32))
+        log.info("torch.compile: compiled for %dx%d frames in %.0f s (another size compiles on its "
+                 "first frame)", COMPILE_SIZE, COMPILE_SIZE, time.perf_counter() - clock)
     return net, stored if threshold is None else threshold, gray_rule(config.data.layout)
 
 

@@ -65,13 +65,14 @@ def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | 
                   out_dir: str | Path, outputs: list[Output] | None = None, *,
                   backend: Backend = "torch", threshold: float | None = None, device: str = "cpu",
                   amp: Amp = "auto", channels_last: bool = True, threads: int = 0, tta: TTA = "none",
-                  window: int | None = DEFAULT_WINDOW) -> PredictReport:
+                  window: int | None = DEFAULT_WINDOW, compile: bool = False) -> PredictReport:
     """Predict every input into out_dir (see the module docstring for the files written).
 
     model_path: a model, or a list of models whose probabilities are averaged (load_ensemble).
     outputs: what to write for each input (deploy.outputs.choose_outputs; None: its defaults,
     the mask and the overlay). threshold: None takes the model's own. tta: test-time augmentation
     (none, flips, dihedral). window: tile images with a side above it (None or 0: never tile).
+    compile: the torch backend through torch.compile (inference.backends.TorchNet).
     Raises DskdError for problems with the run as a whole (model, options, inputs that do not
     exist, an output folder that cannot be written or is in use by another run); problems with
     one file are reported in PredictReport.failures.
@@ -81,7 +82,7 @@ def predict_files(model_path: str | Path | list[str | Path], inputs: list[str | 
     paths = model_path if isinstance(model_path, list) else [model_path]
     net, threshold, gray = load_ensemble(paths, backend=backend, device=device, amp=amp,
                                          channels_last=channels_last, threads=threads,
-                                         threshold=threshold)
+                                         threshold=threshold, compile=compile)
     items = collect_inputs(inputs, exclude=out_dir)
     segmenter = Segmenter(net, threshold=threshold, gray=gray, tta=tta,
                           window=check_window(window, net.size_multiple))

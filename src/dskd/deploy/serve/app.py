@@ -219,7 +219,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     """Load the model (DskdError for a bad one) and build the application around it."""
     settings.check()
     net, threshold, gray = load_net(settings.model, backend=settings.backend, device=settings.device,
-                                    threads=settings.threads)
+                                    threads=settings.threads, compile=settings.compile)
     window = check_window(settings.window, net.size_multiple)
     limits = {"max_upload_mb": settings.max_upload_mb, "max_frames": settings.max_frames,
               "max_side": settings.max_side, "max_concurrent": settings.max_concurrent,

@@ -51,6 +51,7 @@ class ServeSettings:
     queue: int = 8
     timeout_s: float = 180.0
     header_timeout_s: float = 20.0  # a connection's request headers, at most (header_deadline.py)
+    compile: bool = False  # torch backend through torch.compile (inference.backends.TorchNet)
     window: int | None = DEFAULT_WINDOW
     evaluation: Path | None = None
     work_dir: Path | None = None
