@@ -265,9 +265,13 @@ def test_the_page_shows_the_qca_of_a_cine_as_predict_reads_it(server, browser, f
     assert "user: 0.25 mm/px" in text and "Figures in mm" in text
     shown = driver.execute_script("return result.qca")
     assert shown["frame"] == expected["frame"] and shown["lesions"] == expected["lesions"]
+    assert shown.get("stability") == expected.get("stability")  # the lesions over the nearby frames
     assert driver.find_element(By.ID, "view").get_attribute("data-frame") == str(expected["frame"])
+    assert expected["lesions"], "the fixture cine has a stenosis: a lesion must be read"
     rows = driver.find_elements(By.CSS_SELECTOR, "#qca-lesions tbody tr")
-    assert len(rows) == max(1, len(expected["lesions"]))
-    if expected["lesions"]:
-        rows[0].click()
-        assert driver.find_element(By.ID, "qca-profile").get_attribute("data-lesion") == "0"
+    assert len(rows) == len(expected["lesions"])
+    nearby = rows[0].find_elements(By.TAG_NAME, "td")[-1].text
+    [first] = [s for s in expected["stability"] if s["lesion"] == 0]
+    assert nearby.endswith(f"on {first['found_in']} of {first['frames']} frames")
+    rows[0].click()
+    assert driver.find_element(By.ID, "qca-profile").get_attribute("data-lesion") == "0"
