@@ -32,3 +32,19 @@ def test_written_cines_carry_their_true_peak(tmp_path):
     frames = tifffile.imread(out / "cines" / "case_0000.tif")
     assert frames.shape == (6, 64, 64) and frames.dtype == np.uint16
     assert 1 <= truth["case_0000"]["peak_frame"] <= 6
+
+
+def test_stenoses_of_a_cine_move_with_the_tree():
+    from scipy import ndimage
+
+    from dskd.data.synthetic.style import SynthStyle
+
+    cine = synth_cine(np.random.default_rng(0), n_frames=12, size=256, style=SynthStyle(stenoses=2))
+    assert len(cine.lesions) == 12 and cine.lesions[0]
+    rows = [[lesion.row for lesion in frame] for frame in cine.lesions]
+    assert np.ptp(np.array(rows), axis=0).max() > 1  # the lesions move...
+    for frame, mask in zip(cine.lesions, cine.masks, strict=True):  # ...and stay on their vessel
+        outside = ndimage.distance_transform_edt(~mask)
+        assert all(outside[round(lesion.row), round(lesion.col)] <= 1.5 for lesion in frame)
+        assert [lesion.percent_diameter_stenosis for lesion in frame] == [
+            lesion.percent_diameter_stenosis for lesion in cine.lesions[0]]

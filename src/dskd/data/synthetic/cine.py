@@ -14,12 +14,13 @@ beats, with the frame of peak opacification known (issue 33).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import ndimage
 
 from dskd.data.synthetic.background import anatomy_background, collimator, smooth_background
+from dskd.data.synthetic.lesions import SyntheticLesion, add_stenoses
 from dskd.data.synthetic.render import render_tubes
 from dskd.data.synthetic.style import SynthStyle
 from dskd.data.synthetic.trees import coronary_tree
@@ -33,6 +34,9 @@ class SyntheticCine:
     masks: np.ndarray  # bool (T, H, W)
     contrast: np.ndarray  # (T,) the contrast curve, 1 at its peak
     peak_frame: int  # from 1: the frame of the curve's maximum
+    # style.stenoses > 0: each stenosis's truth (data.synthetic.lesions) on each frame, its
+    # position moved with the tree; %DS and lengths do not change (the motion scales them alike)
+    lesions: tuple[tuple[SyntheticLesion, ...], ...] = ()
 
 
 def contrast_curve(n_frames: int, start: float, peak: float, shape: float) -> np.ndarray:
@@ -55,10 +59,9 @@ def synth_cine(rng: np.random.Generator, n_frames: int = 30, size: int = 256,
     """One synthetic cine run (module docstring); deterministic for the state of `rng`."""
     style = style or SynthStyle()
     vessels = coronary_tree(rng, size, style)
+    stenoses = []
     if style.stenoses:
-        from dskd.data.synthetic.lesions import add_stenoses
-
-        vessels, _ = add_stenoses(rng, vessels, style.stenoses)
+        vessels, stenoses = add_stenoses(rng, vessels, style.stenoses)
     filled = [v for v in vessels if v.labelled]
     others = [v for v in vessels if not v.labelled]
     path, mask = render_tubes(filled, size, min_mask_radius=style.min_diameter / 2)
@@ -72,10 +75,14 @@ def synth_cine(rng: np.random.Generator, n_frames: int = 30, size: int = 256,
     period, amplitude = rng.uniform(12, 20), rng.uniform(2, 6, size=2)
     phase, attenuation = rng.uniform(0, 2 * math.pi), rng.uniform(*style.attenuation)
     blur, gamma, noise = rng.uniform(*style.blur), rng.uniform(*style.gamma), rng.uniform(*style.noise)
-    frames, masks = [], []
+    frames, masks, lesions = [], [], []
+    centre = (size - 1) / 2
     for t in range(n_frames):
         beat = math.sin(2 * math.pi * t / period + phase)
         shift, scale = (amplitude[0] * beat, amplitude[1] * beat), 1 + 0.02 * beat
+        lesions.append(tuple(replace(lesion, row=centre + scale * (lesion.row - centre) + shift[0],
+                                     col=centre + scale * (lesion.col - centre) + shift[1])
+                             for lesion in stenoses))
         moved_path = _warp(path, shift, scale, order=1)
         moved_mask = _warp(mask.astype(np.uint8), shift, scale, order=0).astype(bool) & (field > 0.5)
         image = exposure * np.exp(-attenuation * (contrast[t] * moved_path + other_path))
@@ -86,7 +93,8 @@ def synth_cine(rng: np.random.Generator, n_frames: int = 30, size: int = 256,
         frames.append(np.clip(np.clip(image, 0, 1) ** gamma, 0, 1).astype(np.float32))
         masks.append(moved_mask)
     peak_frame = int(np.argmax(contrast)) + 1
-    return SyntheticCine(np.stack(frames), np.stack(masks), contrast, peak_frame)
+    return SyntheticCine(np.stack(frames), np.stack(masks), contrast, peak_frame,
+                         tuple(lesions) if stenoses else ())
 
 
 def write_synthetic_cines(out, *, n: int, n_frames: int = 30, size: int = 256, seed: int = 0,
