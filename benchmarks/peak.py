@@ -149,18 +149,24 @@ def ceilings(threads: int, sizes=SIZES, bandwidth_mb: int = 256) -> dict:
 
 
 def report_lines(result: dict) -> list[str]:
+    """The ceilings as markdown: a line naming the CPU, a table per data type, the bandwidth."""
     lines = [f"CPU: {result['cpu']}, {result['threads']} threads, clock {result['clock_ghz']} GHz "
              f"(/proc/cpuinfo), units: {', '.join(result['flags'])}.", "",
              "| data type | measured GOP/s | best size | published GOP/s | unit (ops/cycle/core) | "
              "measured / published |", "|---|---:|---:|---:|---|---:|"]
     for dtype, peak in result["peaks"].items():
-        measured, published = peak["measured"], peak["published"]
-        lines.append(
-            f"| {dtype} | {measured['gops']:.0f} | {measured['n']} | " if measured.get("gops")
-            else f"| {dtype} | - ({measured.get('error', '')}) | - | ")
-        lines[-1] += (f"{published['gops']:.0f} | {published['unit']} ({published['per_cycle']}) | "
-                      if published["gops"] else "- | none | ")
-        lines[-1] += f"{100 * peak['measured_fraction']:.0f}% |" if peak["measured_fraction"] else "- |"
+        measured, published, fraction = peak["measured"], peak["published"], peak["measured_fraction"]
+        cells = [dtype]
+        if measured.get("gops"):
+            cells += [f"{measured['gops']:.0f}", str(measured["n"])]
+        else:
+            cells += [f"- ({measured.get('error', '')})", "-"]
+        if published["gops"]:
+            cells += [f"{published['gops']:.0f}", f"{published['unit']} ({published['per_cycle']})"]
+        else:
+            cells += ["-", "none"]
+        cells.append(f"{100 * fraction:.0f}%" if fraction else "-")
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Memory bandwidth (triad, {result['bandwidth_mb']} MB arrays): "
               f"**{result['bandwidth_gbs']:.1f} GB/s**."]
     return lines
