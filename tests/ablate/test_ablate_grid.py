@@ -76,8 +76,10 @@ def test_shipped_grids_resolve_every_cell(path):
     folds = range(4) if path.stem.startswith("drive") else range(5)  # DRIVE: 4 folds of 5 images
     assert grid.reference in grid.names and grid.folds == tuple(folds)
     configs = [resolve_cell(grid, cell) for cell in grid.cells()]
-    # the width grid varies the width, the schedule grid adds width 16 at 2x steps; all others: 8
-    widths = {"width": {4, 8, 16}, "width32": {8, 16, 32}, "schedule": {8, 16}}.get(path.stem, {8})
+    # the width grid varies the width, the schedule grid adds width 16 at 2x steps, the bf16-budget
+    # grid spends bf16's speed on width 16; all others: 8
+    widths = {"width": {4, 8, 16}, "width32": {8, 16, 32}, "schedule": {8, 16},
+              "bf16-budget": {8, 16}}.get(path.stem, {8})
     assert {c.data.fold for c in configs} == set(folds) and {c.model.width for c in configs} == widths
 
 
