@@ -11,7 +11,9 @@ accuracy columns mean something). Per model, on one synthetic angiogram of --siz
 - `torch inference_mode`, `torch channels_last` (+ inference mode), `torch frozen` (TorchScript
   trace, freeze, optimize_for_inference: BatchNorm folded into the convolutions), `torch bf16`
   (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX),
-  `torch compiled` and `torch bf16 compiled` (the same through torch.compile, `--compile`; its
+  `torch bf16 folded` (the same with each BatchNorm folded into its convolution: what `dskd
+  predict` runs where bf16 is used), `torch compiled` and `torch bf16 compiled` (the same through
+  torch.compile, `--compile`; its
   compilation happens in the warm-up and is not timed);
 - `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on, the
   worker threads blocking between runs (dskd's setting); `onnxruntime spin-wait`: the same with
@@ -181,6 +183,8 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
         "torch frozen": FrozenNet(model, size),
         "torch bf16 channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                              autocast_dtype=torch.bfloat16),
+        "torch bf16 folded channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
+                                                    autocast_dtype=torch.bfloat16, fold_batch_norm=True),
         "torch compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                                  compile=True),
         "torch bf16 compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
@@ -189,7 +193,8 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
         "onnxruntime spin-wait": OnnxNet(onnx_path, threads=threads, spin_wait=True),
     }
     if not bf16:
-        del variants["torch bf16 channels_last"], variants["torch bf16 compiled channels_last"]
+        for name in [name for name in variants if "bf16" in name]:
+            del variants[name]
     return variants
 
 
