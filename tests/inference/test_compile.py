@@ -30,11 +30,12 @@ def test_a_compile_failure_is_one_line_at_load(tmp_path, monkeypatch):
 
     def broken(function, **_):
         def run(*args):
-            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong traceback")
+            inner = RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong traceback")
+            raise torch._dynamo.exc.BackendCompilerFailed(function, inner, None)
         return run
 
     monkeypatch.setattr(torch, "compile", broken)
-    with pytest.raises(DskdError, match=r"^--compile: torch.compile failed \(InvalidCxxCompiler.*\); it"):
+    with pytest.raises(DskdError, match=r"^--compile: torch.compile failed \(.*InvalidCxxCompiler.*\); it"):
         load_net(checkpoint, compile=True)
     with pytest.raises(DskdError, match="drop --device, --precision bf16 and --compile"):
         load_net(tmp_path / "m.onnx", backend="onnxruntime", compile=True)

@@ -90,7 +90,6 @@ class TorchNet:
         self.autocast_dtype = autocast_dtype
         self.size_multiple = int(unwrap(model).size_multiple)
         self.input_scale = int(unwrap(model).input_scale)
-        self.compiled = compile
         self._logits = self._eager_logits
         if compile:
             self._logits = torch.compile(self._eager_logits, options={"freezing": True})
@@ -110,11 +109,10 @@ class TorchNet:
         with autocast:
             try:
                 logits = self._logits(batch)
-            except Exception as error:  # noqa: BLE001 - Inductor raises many kinds; all mean the same
-                if not self.compiled:
-                    raise
-                text = str(error).strip()
-                reason = text.splitlines()[0][:200] if text else type(error).__name__
+            except torch._dynamo.exc.TorchDynamoException as error:  # compiling failed, not the network
+                cause = getattr(error, "inner_exception", None) or error  # the compiler's own error
+                text = str(cause).strip()
+                reason = text.splitlines()[0][:200] if text else type(cause).__name__
                 raise DskdError(f"--compile: torch.compile failed ({reason}); it needs a working C++ "
                                 "compiler (gcc or clang): run without --compile") from None
         return torch.sigmoid(logits.float()).to("cpu").contiguous()
