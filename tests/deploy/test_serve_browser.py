@@ -272,6 +272,6 @@ def test_the_page_shows_the_qca_of_a_cine_as_predict_reads_it(server, browser, f
     assert len(rows) == len(expected["lesions"])
     nearby = rows[0].find_elements(By.TAG_NAME, "td")[-1].text
     [first] = [s for s in expected["stability"] if s["lesion"] == 0]
-    assert nearby.endswith(f"on {first['found_in']} of {first['frames']} frames")
+    assert nearby.endswith(f"on {first['found_in']}/{first['frames']} frames")
     rows[0].click()
     assert driver.find_element(By.ID, "qca-profile").get_attribute("data-lesion") == "0"
