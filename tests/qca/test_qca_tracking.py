@@ -3,7 +3,7 @@
 import math
 
 from dskd.data.synthetic.phantoms import narrowing, render, straight
-from dskd.qca import analyse_frame, follow_lesions, stability_summary
+from dskd.qca import PIXELS, analyse_frame, follow_lesions, reading_rows, stability_summary
 
 
 def _frame(shift: float, percent: float | None, min_stenosis: float = 0.0):
@@ -30,6 +30,9 @@ def test_a_lesion_is_followed_as_it_moves_and_lost_where_it_is_gone():
     assert abs(by_frame[6].percent_diameter_stenosis - 65) < 8
     # healthy there, or the narrowing is 40 px away (another vessel's): not found
     assert not by_frame[7].found and not by_frame[8].found and math.isnan(by_frame[8].mld_px)
-    [summary] = stability_summary(readings)
+    [summary] = stability_summary(readings, PIXELS)
+    assert summary["unit"] == PIXELS.unit and summary["mld_min"] <= summary["mld_max"]
+    rows = reading_rows(readings, PIXELS)
+    assert [r["found"] for r in rows] == [True, True, True, False, False] and rows[3]["mld"] is None
     assert (summary["found_in"], summary["frames"]) == (3, 5)
     assert summary["percent_diameter_stenosis_min"] < 60 < summary["percent_diameter_stenosis_max"]

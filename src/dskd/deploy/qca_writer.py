@@ -39,6 +39,7 @@ from dskd.qca import (
     from_catheter,
     lesion_rows,
     measure_width_at,
+    reading_rows,
     stability_summary,
 )
 from dskd.tables import write_csv
@@ -209,26 +210,18 @@ class QCAWriter:
         """Follow the read frame's lesions through its neighbours; write the CSV and the plot."""
         from dskd.deploy.qca_pictures import write_stability_plot
 
-        if self.settings.frame is None and len(self.scores) < SMOOTHING:  # read as the argmax
-            self._read(frame)
+        if self.settings.frame is None and len(self.scores) < SMOOTHING:
+            self._read(frame)  # too few frames to smooth: chosen as the argmax, never _consider-ed
         neighbours = {index: analyse_frame(f.mask, probability=f.probabilities,
                                            calibration=result.calibration, min_stenosis=0.0)
                       for index, f in sorted(self.around.items())} if result.lesions else {}
         if not neighbours:
             return None
         readings = follow_lesions(result, frame.index, neighbours)
-        size, unit = result.calibration.size, result.calibration.unit
-        rows = [{"lesion": r.lesion, "frame": r.frame, "offset": r.offset, "found": r.found,
-                 "percent_diameter_stenosis": _rounded(r.percent_diameter_stenosis, 1),
-                 "mld": _rounded(size(r.mld_px)), "reference_diameter": _rounded(size(r.reference_px)),
-                 "length": _rounded(size(r.length_px)), "distance_px": _rounded(r.distance_px, 1),
-                 "unit": unit} for r in readings]
-        name = self.base.name
-        write_csv(self.base.parent / f"{name}_qca_stability.csv", rows, list(rows[0]))
-        summary = [{**{k: v for k, v in s.items() if not k.startswith("mld_px")},
-                    "mld_min": _rounded(size(s["mld_px_min"])), "mld_max": _rounded(size(s["mld_px_max"])),
-                    "unit": unit} for s in stability_summary(readings)]
-        plot = write_stability_plot(self.base.parent / f"{name}_qca_stability.png", readings,
+        rows = reading_rows(readings, result.calibration)
+        write_csv(self.base.parent / f"{self.base.name}_qca_stability.csv", rows, list(rows[0]))
+        summary = stability_summary(readings, result.calibration)
+        plot = write_stability_plot(self.base.parent / f"{self.base.name}_qca_stability.png", readings,
                                     read_frame=frame.index, calibration=result.calibration)
         frames = sorted([*neighbours, frame.index])
         return {"summary": summary, "plot": plot, "frames": (frames[0], frames[-1])}
@@ -238,6 +231,3 @@ class QCAWriter:
         self.history.clear()
         self.around.clear()
 
-
-def _rounded(value: float, digits: int = 4) -> float | None:
-    return None if not np.isfinite(value) else round(float(value), digits)

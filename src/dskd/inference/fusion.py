@@ -1,9 +1,8 @@
 """BatchNorm folded into the convolution before it, for inference.
 
 In eval mode a BatchNorm is an affine map per channel, so it can be folded into the preceding
-convolution's weights and bias: one memory pass less per convolution. In bf16 on a CPU the
-separate BatchNorm and ReLU passes took about a third of a frame (a profile of the width-16
-U-Net), and folding made a 512x512 frame 1.2-1.3x faster (benchmarks/inference.py); dskd.deploy
+convolution's weights and bias: one memory pass less per convolution. In bf16 on a CPU that
+made a 512x512 frame 1.19-1.47x faster (benchmarks/inference.py, docs/inference.md); dskd.deploy
 folds wherever the network runs in bf16.
 
 Written here because the library routes do not fit this model: torch.fx's fuse() needs a

@@ -7,7 +7,7 @@ analysis (one frame, all of it), tracking (a frame's lesions followed through th
 
 from dskd.qca.analysis import FrameQCA, analyse_frame, lesion_rows, measure_width_at, segment_rows
 from dskd.qca.calibration import PIXELS, Calibration, from_catheter, from_dicom, from_user
-from dskd.qca.tracking import LesionReading, follow_lesions, stability_summary
+from dskd.qca.tracking import LesionReading, follow_lesions, reading_rows, stability_summary
 
 __all__ = [
     "FrameQCA",
@@ -22,5 +22,6 @@ __all__ = [
     "from_user",
     "LesionReading",
     "follow_lesions",
+    "reading_rows",
     "stability_summary",
 ]

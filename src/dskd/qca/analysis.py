@@ -131,8 +131,8 @@ def measure_width_at(
     return float(np.nanmedian(near)) if np.isfinite(near).any() else float("nan")
 
 
-def _round(value: float) -> float | None:
-    return None if not np.isfinite(value) else round(float(value), 4)
+def _round(value: float, digits: int = 4) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), digits)
 
 
 def segment_rows(result: FrameQCA) -> list[dict]:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dskd.qca.analysis import FrameQCA
+from dskd.qca.analysis import FrameQCA, _round
+from dskd.qca.calibration import Calibration
 
-__all__ = ["TRACK_RADIUS_PX", "LesionReading", "follow_lesions", "stability_summary"]
+__all__ = ["TRACK_RADIUS_PX", "LesionReading", "follow_lesions", "reading_rows", "stability_summary"]
 
 TRACK_RADIUS_PX = 12.0  # synthetic cines move the tree by at most 6 px (data.synthetic.cine)
 
@@ -59,20 +60,31 @@ def follow_lesions(read: FrameQCA, read_frame: int, neighbours: dict[int, FrameQ
     return readings
 
 
-def stability_summary(readings: list[LesionReading]) -> list[dict]:
-    """Per lesion: on how many frames it was found, and the spread of its %DS and MLD (px) there."""
+def reading_rows(readings: list[LesionReading], calibration: Calibration) -> list[dict]:
+    """One row per (lesion, frame), sizes in the calibration's unit (None where not found)."""
+    size = calibration.size
+    return [{"lesion": r.lesion, "frame": r.frame, "offset": r.offset, "found": r.found,
+             "percent_diameter_stenosis": _round(r.percent_diameter_stenosis, 1),
+             "mld": _round(size(r.mld_px)), "reference_diameter": _round(size(r.reference_px)),
+             "length": _round(size(r.length_px)), "distance_px": _round(r.distance_px, 1),
+             "unit": calibration.unit} for r in readings]
+
+
+def stability_summary(readings: list[LesionReading], calibration: Calibration) -> list[dict]:
+    """Per lesion: on how many frames it was found, and the spread of its %DS and MLD (in the
+    calibration's unit) over those frames."""
     summary = []
     for k in sorted({r.lesion for r in readings}):
         mine = [r for r in readings if r.lesion == k]
         found = [r for r in mine if r.found]
         ds = np.array([r.percent_diameter_stenosis for r in found])
-        mld = np.array([r.mld_px for r in found])
+        mld = np.array([calibration.size(r.mld_px) for r in found])
         summary.append({
             "lesion": k, "frames": len(mine), "found_in": len(found),
-            "percent_diameter_stenosis_min": round(float(ds.min()), 1),
-            "percent_diameter_stenosis_max": round(float(ds.max()), 1),
+            "percent_diameter_stenosis_min": _round(ds.min(), 1),
+            "percent_diameter_stenosis_max": _round(ds.max(), 1),
             # sample standard deviation over the frames it was found in (n - 1; 0 for one frame)
-            "percent_diameter_stenosis_sd": round(float(ds.std(ddof=1)) if len(ds) > 1 else 0.0, 1),
-            "mld_px_min": round(float(mld.min()), 3), "mld_px_max": round(float(mld.max()), 3),
+            "percent_diameter_stenosis_sd": _round(ds.std(ddof=1) if len(ds) > 1 else 0.0, 1),
+            "mld_min": _round(mld.min()), "mld_max": _round(mld.max()), "unit": calibration.unit,
         })
     return summary
