@@ -54,6 +54,16 @@ class Lesion:
         return asdict(self)
 
 
+def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line through (N,) points. Written out rather than
+    np.polyfit: the same line, at a quarter of polyfit's cost (its SVD), which a 512x512 frame
+    pays about a hundred times."""
+    dx = x - x.mean()
+    spread = float(dx @ dx)
+    slope = float(dx @ (y - y.mean())) / spread if spread > 0 else 0.0
+    return slope, float(y.mean() - slope * x.mean())
+
+
 def reference_line(
     position: np.ndarray,
     diameter: np.ndarray,
@@ -68,7 +78,7 @@ def reference_line(
         return np.full_like(diameter, np.nan)
     line = np.full_like(diameter, np.nanmedian(diameter[keep]))
     for _ in range(iterations):
-        slope, intercept = np.polyfit(position[keep], diameter[keep], 1)
+        slope, intercept = _line_fit(position[keep], diameter[keep])
         line = intercept + slope * position
         healthy = keep & (diameter >= (1 - shoulder) * line) & (diameter <= (1 + 2 * shoulder) * line)
         if healthy.sum() < 3 or np.array_equal(healthy, keep):
