@@ -183,7 +183,7 @@ def _best_continuation(
         np.triu(close, k=1)
         & (owner[:, None] != owner[None, :])
         & (np.maximum(width[:, None], width[None, :]) <= 1.35 * thinner)
-        # a first cut on straightness; the exact test, rounded as before, follows pair by pair
+        # a vectorised first cut on straightness, with slack for rounding; the exact test follows
         & (np.einsum("pi,qi->pq", outward, outward) <= -0.7 + 1e-9)
     )
     best, best_straightness = None, -np.inf
