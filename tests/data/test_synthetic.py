@@ -132,3 +132,22 @@ def test_streamed_crops_have_the_train_crops_format_and_are_seeded():
     with pytest.raises(ValueError, match="larger than the synthetic image size"):
         SyntheticCrops(crop_size=128, samples_per_epoch=1, foreground_prob=0.5,
                        augment=AugmentConfig(), seed=0, size=64)
+
+
+def _straight_vessel(row: float, radius: float) -> Vessel:
+    cols = np.arange(20.0, 260.0, STEP)
+    points = np.stack([np.full_like(cols, row), cols], axis=1)
+    return Vessel(points, np.full(len(cols), radius), np.ones(len(cols)))
+
+
+@pytest.mark.parametrize(("other_row", "overlapped"), [(106.0, True), (160.0, False)])
+def test_a_stenosis_under_another_vessel_is_marked_overlapped(other_row, overlapped):
+    from dskd.data.synthetic.lesions import add_stenoses
+
+    # An artery of 8 px and a vessel of 4 px running beside it: lumens touching (6 px apart,
+    # radii 4 + 2) along its whole length, or 60 px away.
+    artery, other = _straight_vessel(100.0, 4.0), _straight_vessel(other_row, 2.0)
+    narrowed, lesions = add_stenoses(np.random.default_rng(0), [artery, other], 1)
+    assert len(lesions) == 1 and lesions[0].overlapped is overlapped
+    assert lesions[0].to_dict()["overlapped"] is overlapped  # a flag, not a rounded number
+    assert narrowed[1] is other and narrowed[0].radii.min() < 4.0

@@ -39,3 +39,17 @@ def test_qca_command_writes_calibrated_outputs_and_skips_a_bad_file(tmp_path, ca
     assert main(["qca", str(tmp_path / "masks" / "a.png"), "--out", str(tmp_path / "x"),
                  "--mm-per-px", "0.2", "--catheter", "6", "--catheter-point", "1,1"]) == 2
     assert "give one calibration" in capsys.readouterr().err
+
+
+def test_a_mask_of_noise_is_refused_in_one_line_and_the_batch_goes_on(tmp_path, capsys):
+    phantom = render((96, 96), [straight((48, 5), (48, 90), 5.0)])
+    (tmp_path / "masks").mkdir()
+    Image.fromarray((phantom.mask * 255).astype(np.uint8)).save(tmp_path / "masks" / "vessel.png")
+    noise = np.random.default_rng(0).random((96, 96)) > 0.5  # a thousand-odd skeleton branches
+    Image.fromarray((noise * 255).astype(np.uint8)).save(tmp_path / "masks" / "noise.png")
+    out = tmp_path / "out"
+    assert main(["qca", str(tmp_path / "masks"), "--out", str(out)]) == 1
+    [line] = (out / "failed.txt").read_text().splitlines()
+    assert "noise.png" in line and "too fragmented to be a vessel tree" in line
+    assert (out / "vessel_qca.json").is_file()
+    assert "Traceback" not in capsys.readouterr().err
