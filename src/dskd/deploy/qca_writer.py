@@ -212,9 +212,13 @@ class QCAWriter:
 
         if self.settings.frame is None and len(self.scores) < SMOOTHING:
             self._read(frame)  # too few frames to smooth: chosen as the argmax, never _consider-ed
-        neighbours = {index: analyse_frame(f.mask, probability=f.probabilities,
-                                           calibration=result.calibration, min_stenosis=0.0)
-                      for index, f in sorted(self.around.items())} if result.lesions else {}
+        neighbours = {}
+        for index, f in sorted(self.around.items()) if result.lesions else ():
+            try:
+                neighbours[index] = analyse_frame(f.mask, probability=f.probabilities,
+                                                  calibration=result.calibration, min_stenosis=0.0)
+            except DataError:  # a frame too fragmented to read (qca.graph): its lesions not found
+                continue
         if not neighbours:
             return None
         readings = follow_lesions(result, frame.index, neighbours)
