@@ -30,7 +30,8 @@ def test_qca_synthetic_splits_clear_from_overlapped_lesions(tmp_path):
     synthetic = load_benchmark("qca_synthetic")
     checkpoint = write_random_checkpoint(tmp_path / "model.pt")
     out = tmp_path / "synthetic"
-    assert synthetic.main(["--checkpoint", str(checkpoint), "--n", "3", "--size", "192", "--out", str(out)]) == 0
+    arguments = ["--checkpoint", str(checkpoint), "--n", "3", "--size", "192", "--out", str(out)]
+    assert synthetic.main(arguments) == 0
     report = json.loads(out.with_suffix(".json").read_text())
     split = report["by_overlap"]
     for where in ("through_the_model", "on_the_true_masks"):

@@ -132,3 +132,19 @@ def test_the_api_answers_the_same_qca_as_predict(oracle, tmp_path):
     qca = answer.json()["qca"]
     assert qca["frame"] == expected["frame"] and qca["calibration"] == expected["calibration"]
     assert qca["lesions"] == expected["lesions"] and qca["source"] == "run.dcm"
+
+
+def test_a_neighbour_frame_of_noise_reads_as_lesion_not_found(tmp_path):
+    from dskd.deploy.qca_writer import QCASettings, QCAWriter
+
+    phantom = render((160, 160), [narrowing(straight((80, 5), (90, 155), 4.0), 0.5, 60.0, 30.0)])
+    noise = np.random.default_rng(0).random((160, 160)) > 0.5  # refused by QCA: too fragmented
+    writer = QCAWriter(tmp_path / "cine", tmp_path / "cine.tif",
+                       QCASettings(frame=2, stability_frames=1), is_dicom=False)
+    for index, mask in ((1, phantom.mask), (2, phantom.mask), (3, noise)):
+        writer.add(index, 1.0 - phantom.probability, phantom.probability if index < 3 else noise * 1.0, mask)
+    [lesion] = writer.close()
+    assert lesion["frame"] == 2 and abs(lesion["percent_diameter_stenosis"] - 60) < 5
+    with open(tmp_path / "cine_qca_stability.csv", newline="") as handle:
+        found = {int(row["frame"]): row["found"] for row in csv.DictReader(handle)}
+    assert found == {1: "True", 2: "True", 3: "False"}

@@ -190,7 +190,10 @@ class QCAWriter:
 
             write_qca_sr(self.source, result, frame.index, self.base.parent / f"{name}_qca_sr.dcm")
         if len(self.scores) > 1:
-            smoothed = np.convolve(self.scores, np.ones(SMOOTHING) / SMOOTHING, mode="same")
+            # centred moving average, one value per frame: mode="same" alone would return
+            # SMOOTHING values for a cine shorter than that
+            full = np.convolve(self.scores, np.ones(SMOOTHING) / SMOOTHING, mode="full")
+            smoothed = full[SMOOTHING // 2 : SMOOTHING // 2 + len(self.scores)]
             write_csv(
                 self.base.parent / f"{name}_qca_frames.csv",
                 [
@@ -217,8 +220,8 @@ class QCAWriter:
             try:
                 neighbours[index] = analyse_frame(f.mask, probability=f.probabilities,
                                                   calibration=result.calibration, min_stenosis=0.0)
-            except DataError:  # a frame too fragmented to read (qca.graph): its lesions not found
-                continue
+            except DataError:  # a frame too fragmented to read (qca.graph): no lesion found on it
+                neighbours[index] = FrameQCA([], [], [], result.calibration, result.method, 0.0, {})
         if not neighbours:
             return None
         readings = follow_lesions(result, frame.index, neighbours)
