@@ -65,7 +65,7 @@ def _paths(skeleton: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
     """Ordered pixel coordinates of each skan path and its branch type (0-3); [] for no skeleton."""
     from skan import Skeleton  # here: skan imports numba, seconds the first time
 
-    if skeleton.sum() < 2:
+    if not (_degrees(skeleton) > 0).any():  # no two pixels touch: no path (skan fails on it)
         return [], []
     graph = Skeleton(skeleton)
     return [graph.path_coordinates(i) for i in range(graph.n_paths)], _branch_kinds(graph)

@@ -133,7 +133,8 @@ def find_lesions(
     filled = np.where(np.isfinite(profile.diameter), profile.diameter, np.nanmedian(profile.diameter))
     smoothed = median_filter(filled, size=3, mode="nearest")
     reference = reference_line(profile.position, smoothed, usable, shoulder=shoulder)
-    ratio = smoothed / reference
+    with np.errstate(divide="ignore", invalid="ignore"):  # a reference of 0 grades nothing (below)
+        ratio = smoothed / reference
     narrow = usable & (ratio < 1 - shoulder)
     lesions = []
     index = np.flatnonzero(narrow)
