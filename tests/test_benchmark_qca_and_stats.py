@@ -40,3 +40,38 @@ def test_qca_synthetic_splits_clear_from_overlapped_lesions(tmp_path):
         )
         assert split["clear"][where]["found"] + split["overlapped"][where]["found"] == report[where]["found"]
     assert "| overlapped: lesions matched |" in out.with_suffix(".md").read_text()
+
+
+def test_qca_cimat_reads_the_recipe_on_the_test_split_once_and_ledgers_it(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from dskd.data.synthetic import synth_angiogram
+    from dskd.evaluation.ledger import read_ledger
+    from tests.model_files import write_random_checkpoint
+
+    qca_cimat = load_benchmark("qca_cimat")
+    data = tmp_path / "cimat"  # CIMAT's layout with small synthetic angiograms
+    for part, count in (("training", 40), ("testing", 20)):
+        (data / part).mkdir(parents=True)
+        for n in range(1, count + 1):
+            image, mask = synth_angiogram(np.random.default_rng([n, count]), 64)
+            Image.fromarray((image * 255).astype(np.uint8)).save(data / part / f"{n}.png")
+            Image.fromarray((mask * 255).astype(np.uint8)).save(data / part / f"{n}_gt.png")
+    runs = tmp_path / "runs"
+    for fold in range(5):
+        (runs / f"fold{fold}-seed0").mkdir(parents=True)
+        write_random_checkpoint(runs / f"fold{fold}-seed0" / "last.pt", seed=fold)
+        (runs / f"fold{fold}-seed0" / "training_curves.png").write_bytes(b"")  # a finished run
+    recipe = tmp_path / "recipe"
+    recipe.mkdir()
+    (recipe / "recipe.json").write_text(json.dumps(
+        {"runs": str(runs), "chosen_tta": "none", "chosen_threshold": 0.5}))
+    ledger, out = tmp_path / "ledger.jsonl", tmp_path / "qca-test"
+    assert qca_cimat.main(["--recipe", str(recipe), "--data", str(data), "--out", str(out),
+                           "--ledger", str(ledger)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["images"] == 20 and report["folds"] == ["test"]
+    [look] = read_ledger(ledger)
+    assert look["part"] == "test" and look["n_images"] == 20 and look["what"].count("last.pt") == 5
+    assert "CIMAT testing 1-20" in out.with_suffix(".md").read_text()
