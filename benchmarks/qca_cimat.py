@@ -17,7 +17,8 @@ ensemble of the recipe's fold models at the TTA and threshold chosen out of fold
 (benchmarks/cimat_recipe.py wrote them to <recipe>/recipe.json), the same figures. Scoring the
 test split appends the look to the test ledger (dskd.evaluation.ledger), as every look does.
 
-    python benchmarks/cimat_recipe.py --config configs/cimat-recipe.yaml --out runs/cimat-recipe
+    python benchmarks/cimat_recipe.py --config configs/cimat-recipe.yaml --out runs/cimat-recipe \\
+        --out-of-fold-only
     python benchmarks/qca_cimat.py --recipe runs/cimat-recipe --out benchmarks/results/qca-cimat-test
 """
 
