@@ -103,3 +103,26 @@ def test_a_lesion_is_never_longer_than_its_segment():
         result = analyse_frame(mask, min_stenosis=15)
         for lesion in result.lesions:
             assert 0 <= lesion.length_px <= result.segments[lesion.segment].length_px + 1
+
+
+def test_max_branches_lies_far_above_a_vessel_tree_and_below_noise():
+    from pathlib import Path
+
+    from PIL import Image
+    from skimage.morphology import skeletonize
+
+    from dskd.data.synthetic import synth_case
+    from dskd.qca.graph import MAX_BRANCHES, _degrees, _paths
+
+    def branches(mask: np.ndarray) -> int:
+        skeleton = skeletonize(mask.astype(bool))
+        return len(_paths(skeleton, _degrees(skeleton))[0])
+
+    trees = [branches(synth_case(k, k, size=512)[1]) for k in range(5)]
+    assert max(trees) <= 56  # the figure graph.MAX_BRANCHES quotes
+    assert branches(np.random.default_rng(0).random((64, 64)) > 0.5) > 700
+    assert max(trees) * 10 < MAX_BRANCHES
+    cimat = Path(__file__).resolve().parents[3] / "shared" / "data" / "cimat-angiograms" / "training"
+    if cimat.is_dir():  # CIMAT's expert masks, where the data is at hand
+        experts = [branches(np.array(Image.open(f)) > 127) for f in sorted(cimat.glob("*_gt.png"))]
+        assert len(experts) == 40 and max(experts) <= 32

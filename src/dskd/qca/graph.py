@@ -41,8 +41,8 @@ from dskd.errors import DataError
 __all__ = ["MAX_BRANCHES", "Segment", "SegmentKind", "inscribed_diameter", "vessel_graph"]
 
 # A vessel tree's skeleton has tens of branches (at most 32 on CIMAT's expert masks, 56 on the
-# synthetic 512 px angiograms); a 64 px square of noise has over 700. QCA refuses a mask past
-# this many rather than spend minutes reading noise as vessels.
+# synthetic 512 px angiograms); a 64 px square of noise has over 700 (tests/qca/test_qca_core.py
+# checks these). QCA refuses a mask past this many rather than read noise as vessels.
 MAX_BRANCHES = 1000
 
 SegmentKind = Literal["end-end", "junction-end", "junction-junction", "cycle"]
@@ -61,11 +61,12 @@ class Segment:
     bridged: int = 0  # gaps in the mask bridged inside this segment
 
 
-def _paths(skeleton: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
-    """Ordered pixel coordinates of each skan path and its branch type (0-3); [] for no skeleton."""
+def _paths(skeleton: np.ndarray, degrees: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
+    """Ordered pixel coordinates of each skan path and its branch type (0-3); [] for no skeleton.
+    degrees: the skeleton's _degrees."""
     from skan import Skeleton  # here: skan imports numba, seconds the first time
 
-    if not (_degrees(skeleton) > 0).any():  # no two pixels touch: no path (skan fails on it)
+    if not (degrees > 0).any():  # no two pixels touch: no path (skan fails on it)
         return [], []
     graph = Skeleton(skeleton)
     return [graph.path_coordinates(i) for i in range(graph.n_paths)], _branch_kinds(graph)
@@ -74,7 +75,7 @@ def _paths(skeleton: np.ndarray) -> tuple[list[np.ndarray], list[int]]:
 def _branch_kinds(graph) -> list[int]:
     """skan's branch types (0 end-end, 1 junction-end, 2 junction-junction, 3 cycle) from the
     degrees of each path's two end pixels: the rule of skan.summarize, without the 20-column
-    table summarize builds around it (12 of the 15 ms of a 512x512 frame's skeleton analysis)."""
+    table summarize builds around the one column used here."""
     first = graph.paths.indices[graph.paths.indptr[:-1]]
     last = graph.paths.indices[graph.paths.indptr[1:] - 1]
     free_first, free_last = graph.degrees[first] == 1, graph.degrees[last] == 1
@@ -204,7 +205,8 @@ class _JunctionEnds:
     ends to the new segment), so which ends share a junction (tips within 2.5 px) is found once,
     with a k-d tree. A join changes the scores only of pairs at the junctions it touched: only
     those are scored again, and the best pair is kept in a heap. Scoring every pair after every
-    join made a fragmented mask (a bad segmentation, noise) take minutes.
+    join made the cost grow with the cube of the junctions: far slower on a fragmented mask (a bad
+    segmentation, noise) than on a vessel tree.
     """
 
     def __init__(self, pieces: list[Segment | None], widths: list[float]) -> None:
@@ -349,13 +351,13 @@ def vessel_graph(
     diameter = inscribed_diameter(mask) if diameter is None else diameter
     skeleton = skeletonize(mask)
     for attempt in range(max_passes + 1):
-        paths, kinds = _paths(skeleton)
+        degrees = _degrees(skeleton)
+        paths, kinds = _paths(skeleton, degrees)
         if len(paths) > max_branches:
             raise DataError(
                 f"the mask's centreline has {len(paths)} branches (more than {max_branches}): too "
                 "fragmented to be a vessel tree, no QCA"
             )
-        degrees = _degrees(skeleton)
         if attempt == max_passes:
             break
         erased = False
