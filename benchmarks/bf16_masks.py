@@ -1,8 +1,9 @@
 """bf16 inference against float32 on real angiograms (issue 31): how many mask pixels change,
 and what that does to Dice. CIMAT out of fold, not the test split: each fold's images through the
 plain U-Net of that fold (the bf16 grid's fold models, `--runs`; last.pt, threshold 0.5), once in
-float32 and once with bf16 autocast (channels-last, BatchNorm folded into the convolutions in bf16:
-as `dskd predict --precision` runs them since 2026-12-08; the results before folded nothing).
+float32 and once in bf16 as `dskd predict --precision` runs it on a CPU (channels-last, BatchNorm
+folded into the convolutions and each ReLU fused into its convolution, weights in bf16; the results
+committed before 2026-12-08 folded nothing, and bf16-masks-amx fused no ReLU).
 Target: Dice change <= 0.001.
 
     python benchmarks/bf16_masks.py --runs runs/ablate/cimat-bf16/runs/dice_bf16
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         model, _, _ = load_model(folder / "last.pt")
         nets = {
             name: TorchNet(model, torch.device("cpu"), channels_last=True, autocast_dtype=dtype,
-                           fold_batch_norm=dtype is not None)  # as dskd.deploy.load_net runs bf16
+                           fold_batch_norm=dtype is not None, fuse_relu=dtype is not None)  # as load_net
             for name, dtype in (("float32", None), ("bf16", torch.bfloat16))
         }
         for case in apply_split(cases, split, f"fold_{fold}", source="cimat_cv5"):

@@ -11,15 +11,17 @@ accuracy columns mean something). Per model, on one synthetic angiogram of --siz
 - `torch inference_mode`, `torch channels_last` (+ inference mode), `torch frozen` (TorchScript
   trace, freeze, optimize_for_inference: BatchNorm folded into the convolutions), `torch bf16`
   (channels-last + bf16 autocast: fast only on CPUs with bf16 units, AVX512-BF16 or AMX),
-  `torch bf16 folded` (the same with each BatchNorm folded into its convolution: what `dskd
-  predict` runs where bf16 is used), `torch compiled` and `torch bf16 compiled` (the same through
-  torch.compile, `--compile`; its
-  compilation happens in the warm-up and is not timed);
+  `torch bf16 folded` (the same with each BatchNorm folded into its convolution), `torch bf16
+  fused` (folded, and each ReLU run as its convolution's oneDNN post-op, weights in bf16: what
+  `dskd predict` runs where bf16 is used on a CPU), `torch compiled` and `torch bf16 compiled`
+  (the same through torch.compile, `--compile`; its compilation happens in the warm-up and is
+  not timed);
 - `onnxruntime`: the model exported as `dskd export` does, all graph optimisations on, the
   worker threads blocking between runs (dskd's setting); `onnxruntime spin-wait`: the same with
   ONNX Runtime's default, workers busy-waiting after each run.
 A frame is timed end to end as `dskd predict` runs it (standardise, pad, network, crop), after
-warm-up; fps is 1 / median frame time. FLOPs are counted once per model with
+warm-up, the settings of a model in turn (one frame each per round, so a shared host's slow
+spells fall on all of them alike); fps is 1 / median frame time. FLOPs are counted once per model with
 torch.utils.flop_counter (convolutions and matrix products, 2 per multiply-add). "max |dp|" and
 "mask px changed" compare a setting's probabilities with `torch eager` at threshold 0.5.
 
@@ -144,6 +146,27 @@ def time_calls(call: Callable[[], object], *, warmup: int, frames: int, budget_s
     return times
 
 
+def time_interleaved(calls: dict[str, Callable[[], object]], *, warmup: int, frames: int,
+                     budget_s: float) -> dict[str, list[float]]:
+    """Seconds per call of each named call, timed in turn (one call of each per round): a shared
+    host's slow spells then fall on every setting alike, so their ratios hold within a run even
+    when the frame rates drift between runs. `frames` rounds after `warmup`, fewer (at least 3)
+    past `budget_s` a setting."""
+    for call in calls.values():
+        for _ in range(warmup):
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    start, budget = time.perf_counter(), budget_s * len(calls)
+    for round_ in range(frames):
+        if round_ >= 3 and time.perf_counter() - start >= budget:
+            break
+        for name, call in calls.items():
+            tick = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - tick)
+    return times
+
+
 def count_traffic(model: torch.nn.Module, size: int, element_bytes: int) -> float:
     """Bytes a frame must move at least: every convolution's input and output once."""
     moved = [0]
@@ -185,6 +208,9 @@ def cpu_variants(model: torch.nn.Module, size: int, workdir: Path, threads: int,
                                              autocast_dtype=torch.bfloat16),
         "torch bf16 folded channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                                     autocast_dtype=torch.bfloat16, fold_batch_norm=True),
+        "torch bf16 fused channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
+                                                   autocast_dtype=torch.bfloat16, fold_batch_norm=True,
+                                                   fuse_relu=True),
         "torch compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
                                                  compile=True),
         "torch bf16 compiled channels_last": TorchNet(copy.deepcopy(model), cpu, channels_last=True,
@@ -206,12 +232,12 @@ def bench_cpu(models, args, limits: dict, *, bf16: bool) -> list[dict]:
         with tempfile.TemporaryDirectory() as workdir:
             variants = cpu_variants(model, args.size, Path(workdir), args.threads, bf16=bf16)
             reference = frame_probabilities(variants["torch eager"], image)
-            for name, net in variants.items():
-                if args.only and name not in args.only:
-                    continue
-                probs = frame_probabilities(net, image)
-                times = time_calls(lambda net=net: frame_probabilities(net, image), warmup=args.warmup,
-                                   frames=args.frames, budget_s=args.budget)
+            chosen = {name: net for name, net in variants.items() if not args.only or name in args.only}
+            timed = time_interleaved(
+                {name: (lambda net=net: frame_probabilities(net, image)) for name, net in chosen.items()},
+                warmup=args.warmup, frames=args.frames, budget_s=args.budget)
+            for name, net in chosen.items():
+                probs, times = frame_probabilities(net, image), timed[name]
                 median = statistics.median(times)
                 dtype = setting_dtype(name)
                 peak = limits["peaks"][dtype]["measured"]["gops"]

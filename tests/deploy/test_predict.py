@@ -331,6 +331,11 @@ def test_precision_auto_takes_bf16_where_the_cpu_has_units(checkpoint, monkeypat
     with caplog.at_level(logging.INFO, logger="dskd.deploy.models"):
         net, _, _ = load_net(checkpoint)
     assert net.autocast_dtype == torch.bfloat16 and "bfloat16 autocast (auto: CPU with AMX" in caplog.text
+    kinds = {type(module).__name__ for module in net.model.modules()}
+    assert "ConvReLU" in kinds and not kinds & {"BatchNorm2d", "ReLU"}  # folded and fused in bf16
     monkeypatch.setattr(dskd.inference.precision, "cpu_bf16_units", lambda: None)
-    assert load_net(checkpoint)[0].autocast_dtype is None
+    net = load_net(checkpoint)[0]
+    assert net.autocast_dtype is None
+    kinds = {type(module).__name__ for module in net.model.modules()}
+    assert "BatchNorm2d" in kinds and "ConvReLU" not in kinds  # float32 runs as trained
     assert load_net(checkpoint, amp=False)[0].autocast_dtype is None

@@ -61,11 +61,14 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
     model, config, stored = load_model(model_path, check_threshold=threshold is None)
     autocast_dtype, why = resolve_autocast(amp, torch_device)
     log.info("precision: %s", why)
-    # BatchNorm folded into the convolutions where the network runs in reduced precision (1.2-1.5x
-    # a frame on a CPU, docs/inference.md); in float32 the network runs as trained, so that masks
-    # equal dskd evaluate's to the pixel (folding moves a float32 probability by about 1e-6).
+    # BatchNorm folded into the convolutions, and on a CPU each ReLU fused into its convolution,
+    # where the network runs in reduced precision (docs/inference.md gives what each saves); in
+    # float32 the network runs as trained, so that masks equal dskd evaluate's to the pixel
+    # (folding moves a float32 probability by about 1e-6).
+    reduced = autocast_dtype is not None
     net = TorchNet(model, torch_device, channels_last=channels_last, autocast_dtype=autocast_dtype,
-                   compile=compile, fold_batch_norm=autocast_dtype is not None)
+                   compile=compile, fold_batch_norm=reduced,
+                   fuse_relu=reduced and torch_device.type == "cpu")
     if compile:  # compile now for the usual 512x512 frame (and fail now, in one line, if it cannot)
         import numpy as np
 

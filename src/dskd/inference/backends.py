@@ -68,6 +68,11 @@ class TorchNet:
     fold_batch_norm: run an eval-mode copy with each BatchNorm folded into its convolution
     (inference.fusion): one memory pass less per convolution, outputs equal up to rounding.
 
+    fuse_relu: each convolution and its ReLU run as one oneDNN call on a CPU (inference.fusion,
+    after folding: a BatchNorm between them blocks it). With an autocast dtype the weights are
+    converted to it once and the input cast on entry, since the fused call is outside autocast's
+    rules; the arithmetic is autocast's (convolutions in that dtype).
+
     compile: run the network through torch.compile (TorchInductor, weights frozen as constants so
     BatchNorm folds into the convolutions and the oneDNN kernels are prepacked). It compiles on
     the first frame of each new frame size (tens of seconds, less once Inductor's on-disk cache
@@ -77,12 +82,19 @@ class TorchNet:
 
     def __init__(self, model: nn.Module, device: torch.device | str = "cpu", *,
                  channels_last: bool = False, autocast_dtype: torch.dtype | None = None,
-                 compile: bool = False, fold_batch_norm: bool = False) -> None:
+                 compile: bool = False, fold_batch_norm: bool = False, fuse_relu: bool = False) -> None:
         self.device = torch.device(device)
         if fold_batch_norm:  # an eval-mode copy with each BatchNorm in its convolution (inference.fusion)
             from dskd.inference.fusion import fold_batch_norm as fold
 
             model = fold(model)
+        self.input_dtype: torch.dtype | None = None
+        if fuse_relu:
+            from dskd.inference.fusion import fuse_conv_relu
+
+            model = fuse_conv_relu(model)
+            if autocast_dtype is not None:
+                model, self.input_dtype = model.to(autocast_dtype), autocast_dtype
         self.model = model.to(self.device)  # eval mode is the caller's business, as in training
         self.channels_last = channels_last
         if channels_last:
@@ -102,6 +114,8 @@ class TorchNet:
     @torch.no_grad()
     def __call__(self, batch: Tensor) -> Tensor:
         batch = batch.to(self.device, non_blocking=True)
+        if self.input_dtype is not None:
+            batch = batch.to(self.input_dtype)
         if self.channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype)
