@@ -192,6 +192,7 @@ def summarise(rows: dict) -> dict:
             "significant_lesions": significant,
             "found": sum(x["found"] for x in detection),
             "sensitivity_50": sum(x["found"] for x in detection) / significant if significant else None,
+            "sensitivity_50_ci95": _wilson(sum(x["found"] for x in detection), significant),
             "sensitivity_55": (
                 sum(x["clear_found"] for x in detection) / max(1, sum(x["clear"] for x in detection))
             ),
@@ -199,6 +200,16 @@ def summarise(rows: dict) -> dict:
             "images": len(detection),
         }
     return out
+
+
+def _wilson(found: int, total: int) -> list[float] | None:
+    """Wilson 95% interval of a detection rate (scipy): the phantoms are a sample of lesions."""
+    if not total:
+        return None
+    from scipy.stats import binomtest
+
+    interval = binomtest(found, total).proportion_ci(method="wilson")
+    return [float(interval.low), float(interval.high)]
 
 
 def speed(repeats: int = 7) -> dict:
@@ -225,12 +236,17 @@ def _load() -> str:
     return ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
+def _percent_range(interval: list[float] | None) -> str:
+    return "–" if interval is None else f"{interval[0]:.1%}-{interval[1]:.1%}"
+
+
 def write_markdown(report: dict, path: Path) -> None:
     lines = [
         "# QCA on tube phantoms with analytic answers (issue 32)",
         "",
         f"Command: `{report['command']}`; {report['images']} phantoms of {SIZE}x{SIZE} px "
-        f"({', '.join(KINDS)}; diameters {', '.join(map(str, DIAMETERS))} px; numpy seed {report['seed']}). "
+        f"({', '.join(KINDS)}; diameters {', '.join(map(str, DIAMETERS))} px; numpy seed "
+        f"{', '.join(map(str, report['seed'])) if isinstance(report['seed'], list) else report['seed']}). "
         f"CPU: {report['cpu']}.",
         "",
         "## Diameter error by true diameter (px; measured - true, profile points away from ends)",
@@ -261,13 +277,26 @@ def write_markdown(report: dict, path: Path) -> None:
         f"| lesion length MAE, 30-80% | {p['length_mae_30_80']:.2f} px (signed "
         f"{p['length_mean_signed_30_80']:+.2f}) | {m['length_mae_30_80']:.2f} px (signed "
         f"{m['length_mean_signed_30_80']:+.2f}) | – |",
-        f"| lesions >= 50% found | {p['found']} / {p['significant_lesions']} ({p['sensitivity_50']:.1%}) | "
-        f"{m['found']} / {m['significant_lesions']} ({m['sensitivity_50']:.1%}) | >= 95% |",
+        f"| lesions >= 50% found (Wilson 95% CI) | {p['found']} / {p['significant_lesions']} "
+        f"({p['sensitivity_50']:.1%}; {_percent_range(p['sensitivity_50_ci95'])}) | {m['found']} / "
+        f"{m['significant_lesions']} ({m['sensitivity_50']:.1%}; {_percent_range(m['sensitivity_50_ci95'])}) "
+        "| >= 95% |",
         f"| lesions >= 55% found (5 points clear of the threshold) | {p['sensitivity_55']:.1%} | "
         f"{m['sensitivity_55']:.1%} | – |",
         f"| false lesions per image (reported >= 50%, no true lesion) | {p['false_per_image']:.3f} | "
         f"{m['false_per_image']:.3f} | <= 0.1 |",
         "",
+    ]
+    for seed, by_method in report.get("detection_by_seed", {}).items():
+        lines.append(f"- seed {seed} alone, lesions >= 50% found: " + "; ".join(
+            f"{method} {x['found']} / {x['significant_lesions']} ({x['sensitivity_50']:.1%})"
+            for method, x in by_method.items()))
+    if "detection_by_seed" in report:
+        lines.append("")
+    if "speed_ms" not in report:
+        path.write_text("\n".join([*lines, "Speed not measured (--no-speed).", ""]))
+        return
+    lines += [
         "## Speed: QCA of one 512x512 synthetic angiogram's mask, one thread, median of 7",
         "",
         "| stage | ms |",
@@ -288,21 +317,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--per-cell", type=int, default=5, help="phantoms per (kind, diameter) cell (default 5: 160 phantoms)"
     )
-    parser.add_argument("--seed", type=int, default=0, help="numpy seed (default 0)")
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="numpy seed(s) (default 0); several pool their phantoms, each seed's "
+                        "detection also given alone")
     parser.add_argument("--out", type=Path, default=OUT, help=f"output prefix (default {OUT})")
+    parser.add_argument("--no-speed", action="store_true",
+                        help="phantoms only: skip the speed measurement (for a busy machine)")
     args = parser.parse_args(argv)
-    rows = run_phantoms(args.per_cell, args.seed)
+    per_seed = {seed: run_phantoms(args.per_cell, seed) for seed in args.seed}
+    rows = {method: {part: [row for seed_rows in per_seed.values() for row in seed_rows[method][part]]
+                     for part in parts}
+            for method, parts in next(iter(per_seed.values())).items()}
     report = {
         "command": "python benchmarks/qca_phantoms.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "seed": args.seed,
+        "seed": args.seed if len(args.seed) > 1 else args.seed[0],
         "images": len(rows["probability"]["detection"]),
         "cpu": machine()["cpu"],
         "summary": summarise(rows),
-        "load_before_speed": _load(),
-        "speed_ms": speed(),
-        "load_after_speed": _load(),
     }
+    if len(args.seed) > 1:
+        report["detection_by_seed"] = {
+            str(seed): {method: {key: summary[key]
+                                 for key in ("found", "significant_lesions", "sensitivity_50")}
+                        for method, summary in summarise(seed_rows).items()}
+            for seed, seed_rows in per_seed.items()}
+    if not args.no_speed:
+        report |= {"load_before_speed": _load(), "speed_ms": speed(), "load_after_speed": _load()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
     write_markdown(report, args.out.with_suffix(".md"))

@@ -22,6 +22,22 @@ def test_qca_phantoms_measures_known_answers(tmp_path):
     summary = json.loads((tmp_path / "qca.json").read_text())["summary"]["probability"]
     assert summary["diameter_mae_widths_3_plus"] < 0.2  # the probability map's sub-pixel edges
     assert summary["false_per_image"] == 0.0
+    assert "| graph |" in (tmp_path / "qca.md").read_text()  # the speed split by stage
+
+
+def test_qca_phantoms_pools_seeds_and_can_skip_speed(tmp_path):
+    phantoms = load_benchmark("qca_phantoms")
+    arguments = ["--per-cell", "1", "--seed", "3", "4", "--no-speed", "--out", str(tmp_path / "q")]
+    assert phantoms.main(arguments) == 0
+    report = json.loads((tmp_path / "q.json").read_text())
+    assert "speed_ms" not in report and "Speed not measured (--no-speed)." in (tmp_path / "q.md").read_text()
+    by_seed = report["detection_by_seed"]  # two seeds pooled, each also alone
+    pooled = report["summary"]["probability"]
+    assert report["images"] == 2 * 32
+    per_seed = [by_seed[seed]["probability"]["significant_lesions"] for seed in ("3", "4")]
+    assert sum(per_seed) == pooled["significant_lesions"]
+    low, high = pooled["sensitivity_50_ci95"]
+    assert low <= pooled["sensitivity_50"] <= high
 
 
 def test_qca_synthetic_splits_clear_from_overlapped_lesions(tmp_path):
