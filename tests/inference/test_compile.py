@@ -25,6 +25,20 @@ def test_compiled_probabilities_equal_eager_ones(tmp_path):
         assert np.abs(frame_probabilities(compiled, image) - frame_probabilities(eager, image)).max() < 1e-4
 
 
+@pytest.mark.skipif(not (shutil.which("c++") or shutil.which("g++")),
+                    reason="torch.compile needs a C++ compiler (apt install g++)")
+def test_compile_in_bf16_leaves_the_relu_fusion_to_inductor(tmp_path):
+    checkpoint = write_random_checkpoint(tmp_path / "m.pt", depth=2, width=4)
+    image = np.random.default_rng(0).random((48, 40)).astype(np.float32)
+    with torch_threads(1):
+        net, _, _ = load_net(checkpoint, amp=True, compile=True)  # compiles at load, then this size
+        assert net.autocast_dtype == torch.bfloat16 and net.input_dtype is None
+        probabilities = frame_probabilities(net, image)
+    assert probabilities.shape == image.shape and np.isfinite(probabilities).all()
+    with pytest.raises(ValueError, match="exclude each other"):
+        TorchNet(net.model, compile=True, fuse_relu=True)
+
+
 def test_a_compile_failure_is_one_line_at_load(tmp_path, monkeypatch):
     checkpoint = write_random_checkpoint(tmp_path / "m.pt", depth=2, width=4)
 

@@ -1,6 +1,7 @@
 """Folding BatchNorm into the convolutions and fusing each ReLU into its convolution keep the
 network's output and remove the BatchNorms and ReLUs."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -54,12 +55,13 @@ def test_a_batch_norm_between_convolution_and_relu_blocks_the_fusion(tmp_path):
     assert not any(isinstance(m, ConvReLU) for m in fuse_conv_relu(model).modules())
 
 
-def test_torch_net_in_bf16_with_fused_relu_matches_autocast(tmp_path):
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_torch_net_in_bf16_with_fused_relu_matches_autocast(tmp_path, channels_last):
     from dskd.inference.backends import TorchNet
 
     model = _model_with_statistics(tmp_path)
-    x = torch.randn(1, 1, 64, 64)
-    settings = dict(channels_last=True, autocast_dtype=torch.bfloat16, fold_batch_norm=True)
+    x = torch.randn(1, 1, 64, 48)
+    settings = dict(channels_last=channels_last, autocast_dtype=torch.bfloat16, fold_batch_norm=True)
     fused = TorchNet(model, "cpu", **settings, fuse_relu=True)
     assert next(fused.model.parameters()).dtype == torch.bfloat16  # weights converted once
     probabilities = fused(x)  # a float32 input is cast on entry

@@ -64,11 +64,11 @@ def load_net(model_path: str | Path, *, backend: Backend = "torch", device: str 
     # BatchNorm folded into the convolutions, and on a CPU each ReLU fused into its convolution,
     # where the network runs in reduced precision (docs/inference.md gives what each saves); in
     # float32 the network runs as trained, so that masks equal dskd evaluate's to the pixel
-    # (folding moves a float32 probability by about 1e-6).
+    # (folding moves a float32 probability by about 1e-6). --compile fuses the ReLUs itself.
     reduced = autocast_dtype is not None
     net = TorchNet(model, torch_device, channels_last=channels_last, autocast_dtype=autocast_dtype,
                    compile=compile, fold_batch_norm=reduced,
-                   fuse_relu=reduced and torch_device.type == "cpu")
+                   fuse_relu=reduced and torch_device.type == "cpu" and not compile)
     if compile:  # compile now for the usual 512x512 frame (and fail now, in one line, if it cannot)
         import numpy as np
 

@@ -71,7 +71,9 @@ class TorchNet:
     fuse_relu: each convolution and its ReLU run as one oneDNN call on a CPU (inference.fusion,
     after folding: a BatchNorm between them blocks it). With an autocast dtype the weights are
     converted to it once and the input cast on entry, since the fused call is outside autocast's
-    rules; the arithmetic is autocast's (convolutions in that dtype).
+    rules; the arithmetic is autocast's (convolutions in that dtype). Not with compile: Inductor
+    fuses the same post-ops itself, and cannot trace the fused call (its stride rule for the
+    output disagrees with the eager kernel's; refused here).
 
     compile: run the network through torch.compile (TorchInductor, weights frozen as constants so
     BatchNorm folds into the convolutions and the oneDNN kernels are prepacked). It compiles on
@@ -84,6 +86,8 @@ class TorchNet:
                  channels_last: bool = False, autocast_dtype: torch.dtype | None = None,
                  compile: bool = False, fold_batch_norm: bool = False, fuse_relu: bool = False) -> None:
         self.device = torch.device(device)
+        if fuse_relu and compile:
+            raise ValueError("fuse_relu and compile exclude each other: Inductor fuses the ReLUs itself")
         if fold_batch_norm:  # an eval-mode copy with each BatchNorm in its convolution (inference.fusion)
             from dskd.inference.fusion import fold_batch_norm as fold
 
