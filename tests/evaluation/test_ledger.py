@@ -48,3 +48,18 @@ def test_an_unwritable_ledger_stops_before_the_work(tmp_path):
     folder.mkdir(mode=0o500)
     with pytest.raises(DskdError, match="cannot be written"):
         check_ledger(folder / "test-ledger.jsonl")
+
+
+def test_paths_under_the_working_directory_are_recorded_relative(tmp_path, monkeypatch):
+    from dskd.evaluation.ledger import record_look
+
+    project = tmp_path / "project"
+    (project / "splits").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    monkeypatch.setattr("sys.argv", [str(project / "benchmarks" / "x.py"), "--recipe", "r"])
+    look = record_look(project / "splits" / "l.jsonl", split_file=project / "splits" / "s.json",
+                       part="test", what="m.pt", data=str(tmp_path / "shared" / "data"), n_images=1,
+                       figure={"dice": 0.5}, threshold=0.5, tta="none", out=project / "results" / "t")
+    assert look["split_file"] == "splits/s.json" and look["data"] == "../shared/data"
+    assert look["out"] == "results/t" and look["command"] == "python benchmarks/x.py --recipe r"
+    assert read_ledger(project / "splits" / "l.jsonl") == [look]

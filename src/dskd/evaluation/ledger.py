@@ -48,15 +48,32 @@ def check_ledger(path: Path) -> None:
                         "so give a writable file with --ledger (or DSKD_TEST_LEDGER)")
 
 
+def _portable(path: str | Path) -> str:
+    """`path` relative to the working directory when it lies there or beside it (the ledger is
+    committed: "splits/cimat_cv5.json", "../shared/data/cimat", not one machine's absolute
+    layout); as given otherwise."""
+    here, path = Path.cwd(), Path(path)
+    if path.is_absolute() and (path.is_relative_to(here) or path.is_relative_to(here.parent)):
+        return os.path.relpath(path, here)
+    return str(path)
+
+
+def _command() -> str:
+    """This process's command line as a person would type it: `dskd evaluate ...`, or `python
+    benchmarks/x.py ...` for a script."""
+    program = Path(sys.argv[0])
+    name = f"python {_portable(program.resolve())}" if program.suffix == ".py" else program.name
+    return " ".join([name, *sys.argv[1:]])
+
+
 def record_look(path: Path, *, split_file: str | Path, part: str, what: str, data: str, n_images: int,
                 figure: dict[str, float], threshold: float | None, tta: str, out: str | Path | None) -> dict:
     """Append one look to the ledger (under an exclusive lock, so concurrent runs do not interleave)."""
     entry = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-             "split_file": str(split_file), "part": part, "what": what, "data": data,
+             "split_file": _portable(split_file), "part": part, "what": what, "data": _portable(data),
              "n_images": n_images, "figure": {k: round(v, 4) for k, v in figure.items()},
-             "tta": tta, "threshold": threshold, "commit": git_commit(),
-             "command": " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)),
-             "out": str(out) if out is not None else None}
+             "tta": tta, "threshold": threshold, "commit": git_commit(), "command": _command(),
+             "out": _portable(out) if out is not None else None}
     try:
         with open(path, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
