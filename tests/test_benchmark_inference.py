@@ -29,11 +29,13 @@ def test_runs_on_a_tiny_setting(bench, tmp_path):
         bench.main(["--configs", "depth=2,width=4", "--checkpoints", str(checkpoint), "--size", "32",
                     "--frames", "3", "--warmup", "1", "--budget", "1", "--peak-sizes", "64",
                     "--only", "torch eager", "torch channels_last", "torch frozen", "onnxruntime",
-                    "--no-gpu", "--out", str(out)])
+                    "onnxruntime spin-wait", "--no-gpu", "--out", str(out)])
     result = json.loads(out.with_suffix(".json").read_text())
     variants = {row["variant"] for row in result["cpu_rows"]}
-    assert {"torch eager", "torch channels_last", "torch frozen", "onnxruntime"} <= variants
+    expected = {"torch eager", "torch channels_last", "torch frozen", "onnxruntime", "onnxruntime spin-wait"}
+    assert expected <= variants
     assert all(row["fps"] > 0 and row["gflops"] > 0 for row in result["cpu_rows"])
+    assert all(row["frames_timed"] == 3 for row in result["cpu_rows"])  # interleaved and alone alike
     # every row against its own data type's ceiling and a roofline that bounds it
     rows, limits = result["cpu_rows"], result["ceilings"]
     assert all(row["roofline_fps"] > 0 and row["bound"] in ("compute", "memory") for row in rows)
