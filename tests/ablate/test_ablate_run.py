@@ -73,9 +73,11 @@ def test_local_pool_resumes_scores_then_skips(grid_file, tmp_path, monkeypatch, 
     assert main(["ablate", "--grid", str(grid_file), "--out", str(out), "--dry-run"]) == 0
     assert "1 score, 1 resume" in capsys.readouterr().out
 
-    planned, failures = run_grid(grid, out, jobs=2, threads=1)  # fold 1 resumed
+    planned, failures = run_grid(grid, out, jobs=2, threads=2)  # fold 1 resumed
     assert [p.action for p in planned] == ["score", "resume"] and failures == []
-    assert "(resume)" in (out / "runs" / "dice" / "fold1-seed0.log").read_text()
+    log = (out / "runs" / "dice" / "fold1-seed0.log").read_text()
+    assert "(resume)" in log
+    assert "NOTE resumes with run.threads=1, as it started" in log and "not --threads 2" in log
     trained_by = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_by"]
     assert len(trained_by) == 1 and len(trained_by[0].split("+")[0]) == 40  # the resumed session's
     trained_on = json.loads((out / "results" / "dice.fold1-seed0.json").read_text())["trained_on"]

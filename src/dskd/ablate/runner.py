@@ -139,11 +139,18 @@ def _train(job: CellJob, config: Config, state: RunState) -> None:
     folder = Path(job.run_dir)
     overrides = [*job.cell.overrides, f"run.threads={job.threads}"]
     resume = state.status == "interrupted"
+    note = ""
     if resume:
-        overrides += resume_overrides(state.stored or {}, config)  # later values win
+        kept = resume_overrides(state.stored or {}, config)
+        overrides += kept  # later values win
+        threads = [item for item in kept if item.startswith("run.threads=")]
+        if threads:  # said, since more threads than cores slows a run many times over (docs/training.md)
+            note = (f"resumes with {threads[0]}, as it started (its weights then equal an uninterrupted "
+                    f"run's), not --threads {job.threads}")
+            log.warning("%s %s", folder, note)
     record_training_commit(folder, git_commit())
     record_training_machine(folder)
-    train_in_process(job.base, overrides, folder, resume=resume, threads=job.threads)
+    train_in_process(job.base, overrides, folder, resume=resume, threads=job.threads, note=note)
 
 
 def run_cell(job: CellJob) -> str:

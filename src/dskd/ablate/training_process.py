@@ -63,16 +63,17 @@ def _train(base: str, overrides: list[str], folder: str, resume: bool, log_path:
 
 
 def train_in_process(base: str | Path, overrides: list[str], folder: str | Path, *, resume: bool,
-                     threads: int) -> None:
+                     threads: int, note: str = "") -> None:
     """Train `base` with `overrides` (later values win) into `folder` (resuming it when asked)
     in a new process with `threads` threads; waits for it. Its output is appended to
-    <folder>.log. Raises DskdError naming the log when the training fails."""
+    <folder>.log, after a header line (and `note`, a line for the reader, when given). Raises
+    DskdError naming the log when the training fails."""
     folder = Path(folder)
     log_path = folder.parent / f"{folder.name}.log"
     folder.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a") as handle:
         handle.write(f"$ fit {base} into {folder}{' (resume)' if resume else ''}: "
-                     f"{' '.join(overrides)}\n")
+                     f"{' '.join(overrides)}\n" + (f"NOTE {note}\n" if note else ""))
     # The OpenMP pool is sized when torch loads: the new process reads these at start.
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     os.environ.update({k: str(threads) for k in saved})
