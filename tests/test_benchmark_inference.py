@@ -1,4 +1,5 @@
-"""benchmarks/inference.py runs end to end on a tiny setting and writes its table and JSON."""
+"""benchmarks/inference.py and fusion_levers.py run end to end on a tiny setting and write their
+tables and JSON."""
 
 import json
 
@@ -43,3 +44,17 @@ def test_runs_on_a_tiny_setting(bench, tmp_path):
     trained = [row for row in result["cpu_rows"] if row["trained"]]
     assert trained and all(row["max_abs_dp"] < 1e-4 for row in trained if "bf16" not in row["variant"])
     assert "| onnxruntime |" in out.read_text()
+
+
+def test_fusion_levers_profiles_and_times_the_fused_network(tmp_path):
+    levers = load_benchmark("fusion_levers")
+    out = tmp_path / "levers"
+    with torch_threads(1):
+        assert levers.main(["--width", "4", "--size", "64", "--rounds", "2", "--threads", "1",
+                            "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["float32_fused_logits_identical"] is True  # a ReLU moved into the convolution
+    assert {"float32", "float32 fused ReLU", "bf16 folded", "bf16 fused ReLU"} <= set(report["ms"])
+    assert all(value < 0.1 for value in report["bf16_max_abs_logit_difference_to_folded"].values())
+    fused = report["profile_shares"]["bf16 fused ReLU"]
+    assert "aten::clamp_min_" not in fused and "mkldnn::_convolution_pointwise" in fused
