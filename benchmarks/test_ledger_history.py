@@ -7,7 +7,9 @@ runs of a file that repeat another file's figures are not counted twice), the fo
 (docs/synthetic.md: "Issue 14's 0.26"). Date and commit are those of the commit that first added
 the result file. Written to splits/test-ledger.jsonl, where `dskd evaluate` appends new looks
 (dskd.evaluation.ledger); entries from the history carry "recorded_from". Re-running replaces
-the history entries and keeps the rest.
+the history entries and keeps the rest. It prints the looks per test part: split files that name
+the same test images (CIMAT's splits/cimat.json and the cross-validation's cimat_cv5.json) count
+together.
 
     python benchmarks/test_ledger_history.py
 """
@@ -76,10 +78,23 @@ def main() -> int:
     if LEDGER.is_file():
         kept = [json.loads(line) for line in LEDGER.read_text().splitlines()
                 if line.strip() and "recorded_from" not in json.loads(line)]
-    LEDGER.write_text("".join(json.dumps(look) + "\n" for look in [*history, *kept]))
-    for split in SPLITS.values():
-        print(f"{split}: {sum(look['split_file'] == split for look in [*history, *kept])} looks")
+    looks = [*history, *kept]
+    LEDGER.write_text("".join(json.dumps(look) + "\n" for look in looks))
+    for test_images, files in _split_files_by_test_part(looks).items():
+        count = sum(look["split_file"] in files for look in looks)
+        print(f"{', '.join(sorted(files))} ({len(test_images)} test images): {count} looks")
     return 0
+
+
+def _split_files_by_test_part(looks: list[dict]) -> dict[frozenset, set[str]]:
+    """The ledger's split files grouped by the test images they name: splits/cimat.json and the
+    cross-validation's splits/cimat_cv5.json mark the same CIMAT testing 1-20, so a look through
+    either is a look at the same images."""
+    groups: dict[frozenset, set[str]] = {}
+    for split_file in {look["split_file"] for look in looks}:
+        test_images = frozenset(json.loads((REPO / split_file).read_text())["test"])
+        groups.setdefault(test_images, set()).add(split_file)
+    return groups
 
 
 if __name__ == "__main__":

@@ -63,3 +63,14 @@ def test_paths_under_the_working_directory_are_recorded_relative(tmp_path, monke
     assert look["split_file"] == "splits/s.json" and look["data"] == "../shared/data"
     assert look["out"] == "results/t" and look["command"] == "python benchmarks/x.py --recipe r"
     assert read_ledger(project / "splits" / "l.jsonl") == [look]
+
+
+def test_the_history_counts_looks_through_split_files_with_the_same_test_part():
+    from tests.benchmark_scripts import load_benchmark
+
+    history = load_benchmark("test_ledger_history")
+    looks = [{"split_file": "splits/cimat.json"}, {"split_file": "splits/cimat_cv5.json"},
+             {"split_file": "splits/drive.json"}]
+    groups = history._split_files_by_test_part(looks)
+    assert sorted(map(sorted, groups.values())) == [["splits/cimat.json", "splits/cimat_cv5.json"],
+                                                    ["splits/drive.json"]]
