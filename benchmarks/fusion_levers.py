@@ -19,7 +19,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from dskd.inference.fusion import fold_batch_norm, fuse_conv_relu
 from dskd.models.unet import UNet
 
 sys.path.insert(0, str(Path(__file__).parent))
-from inference import machine  # noqa: E402
+from inference import machine, time_interleaved  # noqa: E402
 
 OUT = Path(__file__).parent / "results" / "fusion-levers"
 
@@ -114,19 +113,6 @@ def profile_shares(call, rounds: int = 3) -> dict[str, float]:
     return {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1]) if v >= 0.01}
 
 
-def time_in_turn(calls: dict, rounds: int) -> dict[str, float]:
-    """Median ms per call, the calls timed in turn, one each per round, after two warm-ups."""
-    for call in calls.values():
-        call(), call()
-    times = {name: [] for name in calls}
-    for _ in range(rounds):
-        for name, call in calls.items():
-            tick = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - tick)
-    return {name: round(1000 * statistics.median(t), 1) for name, t in times.items()}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--width", type=int, default=16, help="U-Net width (default 16)")
@@ -147,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         folded = calls["bf16 folded"]()
         differences = {name: float((calls[name]() - folded).abs().max()) for name in calls
                        if name.startswith("bf16") and name != "bf16 folded"}
-        ms = time_in_turn(calls, args.rounds)
+        timed = time_interleaved(calls, warmup=2, frames=args.rounds, budget_s=float("inf"))
+        ms = {name: round(1000 * statistics.median(seconds), 1) for name, seconds in timed.items()}
     command = "python benchmarks/fusion_levers.py " + " ".join(sys.argv[1:] if argv is None else argv)
     report = {"command": command, **machine(), "width": args.width, "size": args.size,
               "threads": args.threads, "profile_threads": args.profile_threads, "rounds": args.rounds,

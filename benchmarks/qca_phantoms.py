@@ -246,7 +246,7 @@ def write_markdown(report: dict, path: Path) -> None:
         "",
         f"Command: `{report['command']}`; {report['images']} phantoms of {SIZE}x{SIZE} px "
         f"({', '.join(KINDS)}; diameters {', '.join(map(str, DIAMETERS))} px; numpy seed "
-        f"{', '.join(map(str, report['seed'])) if isinstance(report['seed'], list) else report['seed']}). "
+        f"{', '.join(map(str, report['seed']))}). "
         f"CPU: {report['cpu']}.",
         "",
         "## Diameter error by true diameter (px; measured - true, profile points away from ends)",
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python benchmarks/qca_phantoms.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "seed": args.seed if len(args.seed) > 1 else args.seed[0],
+        "seed": args.seed,
         "images": len(rows["probability"]["detection"]),
         "cpu": machine()["cpu"],
         "summary": summarise(rows),
